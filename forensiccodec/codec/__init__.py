@@ -1,0 +1,1 @@
+"""Learned image codec components: TIC transforms, entropy models and coding, the .fcc container."""

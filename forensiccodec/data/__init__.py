@@ -1,0 +1,1 @@
+"""Data: photograph collection and training datasets."""

@@ -1,0 +1,1 @@
+"""Training: losses and the one loop every `fcc train-*` command uses."""
