@@ -1,0 +1,393 @@
+"""`fcc collect-photos`: real colour photographs that ship inside Python and Debian packages.
+
+Nothing can be downloaded from a data set server here, but scikit-image, scikit-learn and
+matplotlib wheels bundle a few photographs, and Debian wallpaper packages carry several dozen.
+This module finds them, converts them to PNG (downscaled so that old JPEG artefacts wash out),
+splits them deterministically into train / holdout and records where each came from.
+
+Output layout::
+
+    out_dir/train/*.png  out_dir/holdout/*.png  out_dir/photos.json  out_dir/ATTRIBUTION.md
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import importlib.util
+import io
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from forensiccodec.errors import FccError
+
+HOLDOUT_FRACTION = 0.2
+SPLITS = ("train", "holdout")
+
+
+class PhotoCollectionError(FccError):
+    """The photographs cannot be collected (bad output folder, no source available...)."""
+
+
+@dataclass(frozen=True)
+class PhotoSource:
+    """One photograph found inside a package, before conversion."""
+
+    name: str  # output stem, unique across sources
+    package: str
+    original_name: str
+    path: Path
+    licence: str
+    attribution: str
+    is_wallpaper: bool  # heavily JPEG-compressed: always downscaled at least 2x
+    group: str  # photographs of one scene (a stereo pair) share a split
+
+
+@dataclass(frozen=True)
+class PhotoRecord:
+    """One collected photograph, as listed in photos.json."""
+
+    file: str  # relative to out_dir, e.g. "train/skimage-astronaut.png"
+    name: str
+    source_package: str
+    original_name: str
+    licence: str
+    attribution: str
+    original_size: tuple[int, int]  # (width, height)
+    saved_size: tuple[int, int]
+    sha256: str
+    split: str
+
+
+# --- Python packages: (file inside the package, name, licence, attribution, group) ------------
+
+_SKIMAGE_PHOTOS = [
+    ("astronaut.png", "astronaut", "public domain", "NASA (Eileen Collins)", "astronaut"),
+    ("chelsea.png", "chelsea", "CC0-1.0", "Stefan van der Walt", "chelsea"),
+    ("coffee.png", "coffee", "CC0-1.0", "Rachel Michetti, Pikolo Espresso Bar", "coffee"),
+    ("rocket.jpg", "rocket", "public domain", "SpaceX (DSCOVR launch)", "rocket"),
+    ("hubble_deep_field.jpg", "hubble_deep_field", "public domain", "NASA / HubbleSite", "hubble"),
+    ("retina.jpg", "retina", "CC0-1.0", "Mikael Häggström (Wikimedia Commons)", "retina"),
+    ("ihc.png", "immunohistochemistry", "no known copyright restrictions", "CMMI", "ihc"),
+    # Middlebury 2014 stereo pair: no licence stated; used for training, never redistributed.
+    ("motorcycle_left.png", "motorcycle_left", "research use (Middlebury 2014 stereo, no licence stated)",
+     "Scharstein et al., Middlebury College", "motorcycle"),
+    ("motorcycle_right.png", "motorcycle_right", "research use (Middlebury 2014 stereo, no licence stated)",
+     "Scharstein et al., Middlebury College", "motorcycle"),
+]
+_SKLEARN_PHOTOS = [
+    ("china.jpg", "china", "CC-BY-2.0", "danielbuechele (Flickr)", "china"),
+    ("flower.jpg", "flower", "CC-BY-2.0", "vultilion (Flickr)", "flower"),
+]
+_MATPLOTLIB_PHOTOS = [
+    ("grace_hopper.jpg", "grace_hopper", "public domain (US Navy photograph)", "US Navy", "grace_hopper"),
+]
+# (distribution, folder inside the distribution, photo list, short prefix)
+_PYTHON_PACKAGES = [
+    ("scikit-image", "skimage/data", _SKIMAGE_PHOTOS, "skimage"),
+    ("scikit-learn", "sklearn/datasets/images", _SKLEARN_PHOTOS, "sklearn"),
+    ("matplotlib", "matplotlib/mpl-data/sample_data", _MATPLOTLIB_PHOTOS, "matplotlib"),
+]
+
+# --- Debian packages: (package, glob inside the extracted tree, names to skip, prefix) --------
+# Skipped: abstract or painted images, and duplicates at other resolutions.
+_DEBIAN_PACKAGES = [
+    ("lomiri-wallpapers-16.04", "usr/share/backgrounds/*.jpg", {"umang_by_Abhishek_Mudgal"}, "lomiri"),
+    ("mate-backgrounds", "usr/share/backgrounds/mate/nature/*.jpg", set(), "mate"),
+    ("plasma-workspace-wallpapers", "usr/share/wallpapers/*/contents/images/2560x1600.jpg",
+     {"Autumn"}, "plasma"),
+]
+
+
+Notify = Callable[[str], None]
+
+
+def collect_photos(
+    out_dir: str | os.PathLike[str],
+    *,
+    include_debian: bool = True,
+    max_side: int = 768,
+    progress: bool = True,
+    notify: Notify | None = None,
+) -> list[PhotoRecord]:
+    """Collect the photographs bundled in installed Python packages (and, with
+    ``include_debian``, in Debian wallpaper packages fetched with ``apt-get download``),
+    write them as PNGs under ``out_dir/{train,holdout}`` with ``photos.json`` and
+    ``ATTRIBUTION.md``, and return their records. Sources that are missing are skipped with a
+    note (passed to ``notify``); wallpapers are downscaled at least 2x, others only above
+    ``max_side``."""
+    if max_side < 64:
+        raise PhotoCollectionError(f"--max-side must be at least 64, got {max_side}")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise PhotoCollectionError(f"output path exists and is not a folder: {out}")
+    notes: list[str] = []
+
+    def note(message: str) -> None:
+        notes.append(message)
+        if notify is not None:
+            notify(message)
+
+    with tempfile.TemporaryDirectory(prefix="fcc-photos-") as tmp:
+        sources = python_package_sources(note)
+        if include_debian:
+            sources += debian_sources(Path(tmp), note)
+        if not sources:
+            raise PhotoCollectionError(
+                "no photographs found: install scikit-image, scikit-learn or matplotlib, "
+                "or run on Debian with --debian"
+            )
+        splits = assign_splits(sources)
+        for split in SPLITS:
+            (out / split).mkdir(parents=True, exist_ok=True)
+        records = []
+        for source in _track(sources, progress, "collecting photographs"):
+            records.append(_convert_and_save(source, out, splits[source.group], max_side))
+    _remove_stale_pngs(out, records)
+    _write_atomic(out / "photos.json", _manifest_json(records, notes, max_side).encode())
+    _write_atomic(out / "ATTRIBUTION.md", _attribution_markdown(records).encode())
+    return records
+
+
+def python_package_sources(note: Notify) -> list[PhotoSource]:
+    """The photographs bundled in installed wheels; read as files, so nothing is fetched."""
+    sources = []
+    for distribution, folder, photos, prefix in _PYTHON_PACKAGES:
+        module = folder.split("/")[0]
+        spec = importlib.util.find_spec(module)  # locates a top-level package without importing it
+        if spec is None or not spec.submodule_search_locations:
+            note(f"{distribution} is not installed: skipped its {len(photos)} photographs")
+            continue
+        base = Path(next(iter(spec.submodule_search_locations))).parent / folder
+        for file_name, name, licence, attribution, group in photos:
+            path = base / file_name
+            if not path.is_file():
+                note(f"{distribution} does not bundle {file_name}: skipped")
+                continue
+            sources.append(PhotoSource(
+                name=f"{prefix}-{name}", package=distribution, original_name=file_name, path=path,
+                licence=licence, attribution=attribution, is_wallpaper=False, group=f"{prefix}-{group}",
+            ))
+    return sources
+
+
+def debian_sources(work_dir: Path, note: Notify) -> list[PhotoSource]:
+    """Download the wallpaper packages with ``apt-get download``, unpack them with ``dpkg -x``
+    and return their photographs with the licence each file has in debian/copyright."""
+    if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
+        note("apt-get/dpkg not found: skipped the Debian wallpaper packages")
+        return []
+    sources = []
+    for package, pattern, skip, prefix in _DEBIAN_PACKAGES:
+        tree = _download_and_extract(package, work_dir, note)
+        if tree is None:
+            continue
+        copyright_file = tree / "usr/share/doc" / package / "copyright"
+        stanzas = parse_debian_copyright(copyright_file.read_text(encoding="utf-8", errors="replace")) \
+            if copyright_file.is_file() else []
+        for path in sorted(tree.glob(pattern)):
+            relative = path.relative_to(tree).as_posix()
+            # Plasma names every file 2560x1600.jpg; the wallpaper's name is its folder.
+            stem = path.parts[-4] if package == "plasma-workspace-wallpapers" else path.stem
+            if stem in skip:
+                continue
+            licence, holder = _licence_for(relative, stanzas)
+            if package == "plasma-workspace-wallpapers":
+                licence, holder = _plasma_metadata(path.parents[2], licence, holder)
+            sources.append(PhotoSource(
+                name=f"{prefix}-{stem}", package=f"debian:{package}", original_name=relative,
+                path=path, licence=licence, attribution=holder, is_wallpaper=True,
+                group=f"{prefix}-{stem}",
+            ))
+    return sources
+
+
+def parse_debian_copyright(text: str) -> list[dict[str, str]]:
+    """Parse a machine-readable debian/copyright file (DEP-5) into its stanzas; continuation
+    lines are joined with newlines."""
+    stanzas: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    key = None
+    for line in text.splitlines():
+        if not line.strip():
+            if current:
+                stanzas.append(current)
+            current, key = {}, None
+        elif line[0] in " \t" and key is not None:
+            current[key] += "\n" + line.strip()
+        elif ":" in line:
+            key, value = line.split(":", 1)
+            current[key.strip()] = value.strip()
+    if current:
+        stanzas.append(current)
+    return stanzas
+
+
+def assign_splits(sources: Iterable[PhotoSource]) -> dict[str, str]:
+    """Map each group to "train" or "holdout": within each package, the groups whose name
+    hashes lowest (sha256) go to holdout, about HOLDOUT_FRACTION of them, so that the holdout
+    set mixes sources and does not change when other packages come or go."""
+    groups_by_package: dict[str, set[str]] = {}
+    for source in sources:
+        groups_by_package.setdefault(source.package, set()).add(source.group)
+    splits = {}
+    for groups in groups_by_package.values():
+        ordered = sorted(groups, key=lambda g: hashlib.sha256(g.encode()).hexdigest())
+        n_holdout = round(len(ordered) * HOLDOUT_FRACTION) if len(ordered) >= 3 else 0
+        for i, group in enumerate(ordered):
+            splits[group] = "holdout" if i < n_holdout else "train"
+    return splits
+
+
+def downscale_size(size: tuple[int, int], max_side: int, is_wallpaper: bool) -> tuple[int, int]:
+    """Target (width, height): wallpapers at least 2x smaller (JPEG artefacts wash out) and
+    at most max_side; other photographs only shrunk when above max_side."""
+    width, height = size
+    scale = min(1.0, max_side / max(width, height))
+    if is_wallpaper:
+        scale = min(scale, 0.5)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def resize_linear_light(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Lanczos resize in linear light (sRGB decoded), so dark/bright edges keep their weight."""
+    if image.size == size:
+        return image
+    srgb = np.asarray(image, dtype=np.float32) / 255.0
+    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    channels = [
+        np.asarray(Image.fromarray(np.ascontiguousarray(linear[..., c]), mode="F").resize(size, Image.LANCZOS))
+        for c in range(3)
+    ]
+    linear = np.clip(np.stack(channels, axis=-1), 0.0, 1.0)
+    srgb = np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
+    return Image.fromarray(np.round(srgb * 255.0).astype(np.uint8), mode="RGB")
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _download_and_extract(package: str, work_dir: Path, note: Notify) -> Path | None:
+    download_dir = work_dir / "debs"
+    download_dir.mkdir(exist_ok=True)
+    result = subprocess.run(
+        ["apt-get", "download", package], cwd=download_dir, capture_output=True, text=True, timeout=600
+    )
+    debs = sorted(download_dir.glob(f"{package}_*.deb"))
+    if result.returncode != 0 or not debs:
+        reason = (result.stderr.strip().splitlines() or ["no .deb file"])[-1]
+        note(f"apt-get download {package} failed ({reason}): skipped")
+        return None
+    tree = work_dir / package
+    result = subprocess.run(["dpkg", "-x", str(debs[-1]), str(tree)], capture_output=True, text=True)
+    if result.returncode != 0:
+        note(f"dpkg -x {debs[-1].name} failed: skipped")
+        return None
+    debs[-1].unlink()  # the extracted tree is all we need; keeps the temp folder small
+    return tree
+
+
+def _licence_for(relative_path: str, stanzas: list[dict[str, str]]) -> tuple[str, str]:
+    """The last matching Files: stanza wins (DEP-5). Patterns are often relative to the
+    upstream tree, so they are matched against the end of the installed path too."""
+    licence, holder = "see debian/copyright", ""
+    for stanza in stanzas:
+        if any(_path_matches(relative_path, p) for p in stanza.get("Files", "").split()):
+            licence = stanza.get("License", licence).split("\n")[0]
+            holder = stanza.get("Copyright", holder).replace("\n", "; ")
+    return licence, holder
+
+
+def _path_matches(relative_path: str, pattern: str) -> bool:
+    if fnmatch.fnmatch(relative_path, pattern) or fnmatch.fnmatch(relative_path, "*/" + pattern):
+        return True
+    # "16.04/x.jpg" upstream is installed as "usr/share/backgrounds/x.jpg"
+    return "*" not in pattern and Path(relative_path).name == Path(pattern).name
+
+
+def _plasma_metadata(wallpaper_dir: Path, licence: str, holder: str) -> tuple[str, str]:
+    try:
+        plugin = json.loads((wallpaper_dir / "metadata.json").read_text(encoding="utf-8"))["KPlugin"]
+        authors = ", ".join(a.get("Name", "") for a in plugin.get("Authors", []))
+        return plugin.get("License", licence), authors or holder
+    except (OSError, ValueError, KeyError):
+        return licence, holder
+
+
+def _convert_and_save(source: PhotoSource, out: Path, split: str, max_side: int) -> PhotoRecord:
+    try:
+        with Image.open(source.path) as opened:
+            image = ImageOps.exif_transpose(opened).convert("RGB")
+    except (OSError, ValueError) as error:
+        raise PhotoCollectionError(f"cannot read {source.path}: {error}") from error
+    original_size = image.size
+    image = resize_linear_light(image, downscale_size(image.size, max_side, source.is_wallpaper))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False, compress_level=6)
+    data = buffer.getvalue()
+    relative = f"{split}/{source.name}.png"
+    _write_atomic(out / relative, data)
+    return PhotoRecord(
+        file=relative, name=source.name, source_package=source.package,
+        original_name=source.original_name, licence=source.licence, attribution=source.attribution,
+        original_size=original_size, saved_size=image.size,
+        sha256=hashlib.sha256(data).hexdigest(), split=split,
+    )
+
+
+def _remove_stale_pngs(out: Path, records: list[PhotoRecord]) -> None:
+    """A photograph that moved split (or vanished) must not stay behind from an earlier run."""
+    wanted = {record.file for record in records}
+    for split in SPLITS:
+        for path in (out / split).glob("*.png"):
+            if f"{split}/{path.name}" not in wanted:
+                path.unlink()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+def _manifest_json(records: list[PhotoRecord], notes: list[str], max_side: int) -> str:
+    manifest = {
+        "max_side": max_side,
+        "holdout_fraction": HOLDOUT_FRACTION,
+        "counts": {split: sum(r.split == split for r in records) for split in SPLITS},
+        "notes": notes,
+        "photos": [asdict(record) for record in records],
+    }
+    return json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+
+
+def _attribution_markdown(records: list[PhotoRecord]) -> str:
+    lines = [
+        "# Photographs and their licences",
+        "",
+        "Collected by `fcc collect-photos` from files shipped inside the packages named below.",
+        "Each photograph keeps its original licence; the resized PNGs are derivative works.",
+        "",
+        "| file | source package | original file | licence | author / copyright |",
+        "|---|---|---|---|---|",
+    ]
+    for r in records:
+        lines.append(f"| {r.file} | {r.source_package} | {r.original_name} | {r.licence} | {r.attribution} |")
+    return "\n".join(lines) + "\n"
+
+
+def _track(items: list[PhotoSource], progress: bool, description: str) -> Iterable[PhotoSource]:
+    if not progress:
+        return items
+    from rich.progress import track
+
+    return track(items, description=description, transient=False)
