@@ -1,0 +1,301 @@
+"""The `fcc` command line: parse options, call the Python API, render results with rich.
+
+No model logic lives here. Every user-caused failure is an `FccError`: a batch reports it for
+that file and goes on; the exit code is non-zero if any file failed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .errors import FccError, UsageError
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"}
+FCC_EXTENSIONS = {".fcc"}
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+DECODE_HELP = """Decode .fcc files to PNG images of the original size, mode and bit depth.
+
+\b
+--adapters none      the human-fidelity reconstruction (the base codec; default)
+--adapters forensic  the forensic reconstruction, with the decoder adapters on
+                     (lands with the adapter weights; refused until they are installed)
+"""
+
+
+def _fail(error: FccError) -> None:
+    stderr.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+    sys.exit(error.exit_code)
+
+
+class FccGroup(click.Group):
+    """Turns FccError and Ctrl-C into a one-line message and an exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FccError as error:
+            _fail(error)
+        except KeyboardInterrupt:
+            stderr.print("interrupted")
+            sys.exit(130)
+
+
+@click.group(cls=FccGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="forensiccodec")
+def main() -> None:
+    """forensiccodec: a learned image codec whose decoded images keep deepfake detectors working."""
+
+
+def _expand(paths: Iterable[str], extensions: set[str], recursive: bool) -> tuple[list[Path], list[tuple[Path, str]]]:
+    from .files import expand_inputs
+
+    expanded = expand_inputs(list(paths), extensions, recursive=recursive)
+    return expanded.files, expanded.problems
+
+
+def _output_for(input_path: Path, output: Path | None, many: bool, tag: str | None, extension: str) -> Path:
+    from .files import default_output_path
+
+    if output is None:
+        return default_output_path(input_path, tag, extension)
+    if many or output.is_dir():
+        return default_output_path(input_path, tag, extension, out_dir=output)
+    return output
+
+
+def _run_batch(
+    files: list[Path],
+    problems: list[tuple[Path, str]],
+    work: Callable[[Path], Any],
+    *,
+    as_json: bool,
+    describe: str,
+) -> list[tuple[Path, Any]]:
+    """Run work() on every file with a progress bar; collect results and per-file errors."""
+    results: list[tuple[Path, Any]] = []
+    failures = [(path, message) for path, message in problems]
+    show_progress = len(files) > 1 and not as_json and stderr.is_terminal
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        disable=not show_progress,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(describe, total=len(files))
+        for path in files:
+            progress.update(task, description=f"{describe} {path.name}")
+            try:
+                results.append((path, work(path)))
+            except FccError as error:
+                failures.append((path, str(error)))
+            progress.advance(task)
+    for path, message in failures:
+        text = message if message.startswith(str(path)) else f"{path}: {message}"
+        stderr.print(f"[red]error:[/red] {text}", highlight=False, soft_wrap=True)
+    if not files and not failures:
+        raise UsageError("no input files")
+    results_failed = len(failures)
+    if as_json:
+        payload = [r.to_json() if hasattr(r, "to_json") else r for _, r in results]
+        payload += [{"input": str(p), "error": m} for p, m in failures]
+        click.echo(json.dumps(payload, indent=2))
+    if results_failed:
+        sys.exit(1)
+    return results
+
+
+def _rate_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--config", "config_name", default="small", show_default=True, help="model configuration (small, paper)")(func)
+    func = click.option("--quality", "-q", type=int, default=None, help="alias of --lambda: 1 (lowest rate) .. 4")(func)
+    func = click.option("--lambda", "lmbda", type=float, default=None, help="rate point: 0.02, 0.03, 0.045 (default), 0.07")(func)
+    return func
+
+
+def _weights_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--weights-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+        help="weights folder (default: $FCC_WEIGHTS_DIR or the installed weights/)",
+    )(func)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="output file, or folder for several inputs")
+@_rate_options
+@click.option("--adapters", type=click.Choice(["none", "forensic"]), default="none", show_default=True, help="apply encoder-side adapters")
+@click.option("--force", is_flag=True, help="overwrite existing outputs")
+@click.option("--recursive", "-r", is_flag=True, help="descend into sub-folders")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@_weights_option
+def encode(inputs, output, lmbda, quality, config_name, adapters, force, recursive, as_json, weights_dir) -> None:
+    """Encode images (PNG, JPEG, WebP, TIFF, BMP; files or folders) into .fcc files."""
+    from .api import CodecStore, encode_file
+    from .codec.config import get_config
+    from .rate_points import resolve_rate_point
+
+    get_config(config_name)
+    point = resolve_rate_point(lmbda, quality)
+    files, problems = _expand(inputs, IMAGE_EXTENSIONS, recursive)
+    many = len(files) + len(problems) > 1
+    if output is not None and many:
+        output.mkdir(parents=True, exist_ok=True)
+    codec = CodecStore(weights_dir).get(config_name, point.quality)
+    results = _run_batch(
+        files, problems,
+        lambda path: encode_file(codec, path, _output_for(path, output, many, None, ".fcc"), overwrite=force, adapters=adapters),
+        as_json=as_json, describe="encoding",
+    )
+    if not as_json:
+        table = Table("input", "output", "size", "bytes", "bpp", "est. bpp", "seconds")
+        for _, r in results:
+            table.add_row(r.input, r.output, f"{r.width}x{r.height}", str(r.file_bytes), f"{r.bpp:.4f}", f"{r.estimated_bpp:.4f}", f"{r.seconds:.2f}")
+            for note in r.notes:
+                stderr.print(f"[yellow]note:[/yellow] {r.input}: {note}")
+        stdout.print(table)
+
+
+@main.command(help=DECODE_HELP)
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="output PNG, or folder for several inputs")
+@click.option("--adapters", type=click.Choice(["none", "forensic"]), default="none", show_default=True)
+@click.option("--force", is_flag=True, help="overwrite existing outputs")
+@click.option("--recursive", "-r", is_flag=True, help="descend into sub-folders")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@_weights_option
+def decode(inputs, output, adapters, force, recursive, as_json, weights_dir) -> None:
+    from .api import CodecStore, decode_file
+
+    files, problems = _expand(inputs, FCC_EXTENSIONS, recursive)
+    many = len(files) + len(problems) > 1
+    if output is not None and many:
+        output.mkdir(parents=True, exist_ok=True)
+    store = CodecStore(weights_dir)
+    tag = "forensic" if adapters == "forensic" else "decoded"
+    results = _run_batch(
+        files, problems,
+        lambda path: decode_file(store, path, _output_for(path, output, many, tag, ".png"), overwrite=force, adapters=adapters),
+        as_json=as_json, describe="decoding",
+    )
+    if not as_json:
+        table = Table("input", "output", "size", "bpp", "adapters", "seconds")
+        for _, r in results:
+            table.add_row(r.input, r.output, f"{r.width}x{r.height}", f"{r.bpp:.4f}", r.adapters, f"{r.seconds:.2f}")
+            for note in r.notes:
+                stderr.print(f"[yellow]note:[/yellow] {r.input}: {note}")
+        stdout.print(table)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def info(inputs, as_json) -> None:
+    """Show the header fields, stream sizes and bpp of .fcc files."""
+    from .api import file_info
+
+    files, problems = _expand(inputs, FCC_EXTENSIONS, False)
+    results = _run_batch(files, problems, file_info, as_json=as_json, describe="reading")
+    if not as_json:
+        for _, fields in results:
+            table = Table("field", "value", title=fields["file"], title_justify="left")
+            for key, value in fields.items():
+                if key != "file":
+                    table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+            stdout.print(table)
+
+
+@main.command()
+@click.argument("image", type=click.Path(path_type=Path))
+@click.option("-o", "--out-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("fcc-roundtrip"), show_default=True)
+@_rate_options
+@click.option("--all-rates", is_flag=True, help="run every rate point")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@_weights_option
+def roundtrip(image, out_dir, lmbda, quality, config_name, all_rates, as_json, weights_dir) -> None:
+    """Encode and decode one image; print sizes, bpp, PSNR and times (the quick-start job)."""
+    from .api import CodecStore, round_trip
+    from .rate_points import RATE_POINTS, resolve_rate_point
+
+    points = RATE_POINTS if all_rates else (resolve_rate_point(lmbda, quality),)
+    store = CodecStore(weights_dir)
+    reports = [round_trip(store.get(config_name, p.quality), store, image, out_dir) for p in points]
+    if as_json:
+        click.echo(json.dumps([{"encode": r.encode.to_json(), "decode": r.decode.to_json(), "psnr": r.psnr} for r in reports], indent=2))
+        return
+    table = Table("λ", "file", "bytes", "bpp", "est. bpp", "PSNR (dB)", "encode s", "decode s", "reconstruction", title=f"{image}", title_justify="left")
+    for r in reports:
+        e, d = r.encode, r.decode
+        table.add_row(f"{e.lmbda:g}", e.output, str(e.file_bytes), f"{e.bpp:.4f}", f"{e.estimated_bpp:.4f}", f"{r.psnr:.2f}", f"{e.seconds:.2f}", f"{d.seconds:.2f}", d.output)
+    stdout.print(table)
+
+
+@main.command("import-weights")
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("--quality", "-q", type=int, required=True, help="the base codec's quality, 1..4 (base_codec_Q.pth.tar)")
+@click.option("--force", is_flag=True, help="replace weights already registered")
+@_weights_option
+def import_weights(checkpoint, quality, force, weights_dir) -> None:
+    """Convert a public TransTIC base_codec_Q.pth.tar into the project's safetensors weights."""
+    from .rate_points import rate_point_for_quality
+    from .zoo import import_transtic
+
+    rate_point_for_quality(quality)
+    entry = import_transtic(checkpoint, quality, weights_dir, overwrite=force)
+    stdout.print(f"imported {checkpoint} as {entry.name} ({entry.file}, sha256 {entry.sha256[:16]}…)")
+
+
+@main.command("collect-photos")
+@click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--debian/--no-debian", default=True, show_default=True, help="also take photographs from Debian wallpaper packages")
+@click.option("--max-side", type=int, default=768, show_default=True, help="downscale photographs to this longer side")
+def collect_photos(out_dir, debian, max_side) -> None:
+    """Gather real photographs that ship inside packages into OUT_DIR/{train,holdout}."""
+    from .data.photos import collect_photos as collect
+
+    records = collect(out_dir, include_debian=debian, max_side=max_side)
+    stdout.print(f"{len(records)} photographs in {out_dir}")
+
+
+@main.command("train-codec")
+@click.option("--data", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True, help="folder of training images (its train/ sub-folder if present)")
+@click.option("--quality", "-q", type=int, required=True, help="1..4: sets the TransTIC λ {0.0018, 0.0035, 0.0067, 0.013}")
+@click.option("--config", "config_name", default="small", show_default=True)
+@click.option("--steps", type=int, default=20000, show_default=True)
+@click.option("--batch-size", type=int, default=8, show_default=True)
+@click.option("--crop-size", type=int, default=256, show_default=True)
+@click.option("--lr", type=float, default=3e-4, show_default=True)
+@click.option("--init", "init_from", type=click.Path(path_type=Path, exists=True), default=None, help="start from these weights (e.g. a lower quality)")
+@click.option("--checkpoint-dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="default: runs/codec-<config>-q<Q>")
+@click.option("--resume", is_flag=True, help="continue from the last checkpoint in --checkpoint-dir")
+@click.option("--device", default=None, help="cpu, cuda (default: cuda if available)")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--max-seconds", type=float, default=None, help="stop cleanly (with a checkpoint) after this long")
+@click.option("--export/--no-export", default=True, show_default=True, help="register the result under the weights folder")
+@click.option("--force", is_flag=True, help="replace weights already registered")
+@_weights_option
+def train_codec(**options) -> None:
+    """Train the base codec with λ·255²·MSE + bpp (and the EntropyBottleneck auxiliary loss).
+
+    Runs under torchrun too (DistributedDataParallel): torchrun --nproc_per_node=2 -m forensiccodec.train.codec_training ...
+    """
+    from .train.codec_training import train_codec_command
+
+    train_codec_command(**options)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,306 @@
+"""The weights registry: the manifest, sha256 checks, fingerprints, loading and exporting codecs.
+
+Every weight file the project writes is safetensors. A codec file holds the model's state dict,
+the integer entropy-coding tables (``tables.*``, fixed at export so that encoder and decoder never
+recompute them) and its configuration as metadata. ``weights/manifest.json`` names each file with
+its sha256; a file whose hash differs is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save
+
+from .codec.config import TICConfig, get_config
+from .codec.entropy_coding import EntropyTables
+from .codec.tic import TIC
+from .errors import WeightsError
+from .files import atomic_write_bytes
+from .rate_points import RatePoint, rate_point_for_quality
+
+MANIFEST_NAME = "manifest.json"
+TABLES_PREFIX = "tables."
+FINGERPRINT_BYTES = 8
+LEGACY_CODING_BUFFERS = ("._offset", "._quantized_cdf", "._cdf_length", ".scale_table")
+
+
+def default_weights_dir() -> Path:
+    """``$FCC_WEIGHTS_DIR`` if set, else the repository's ``weights/`` beside the package."""
+    env = os.environ.get("FCC_WEIGHTS_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "weights"
+
+
+def sha256_of_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fingerprint_from_sha256(sha256_hex: str) -> bytes:
+    """The short weights identity stored in every .fcc header: the first bytes of the file's sha256."""
+    return bytes.fromhex(sha256_hex)[:FINGERPRINT_BYTES]
+
+
+@dataclass
+class WeightsEntry:
+    """One manifest entry."""
+
+    name: str
+    file: str
+    sha256: str
+    kind: str  # "codec" (later: "detector", "adapter")
+    config_name: str
+    quality: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, name: str, data: dict[str, Any]) -> "WeightsEntry":
+        try:
+            known = {k: data[k] for k in ("file", "sha256", "kind", "config_name")}
+        except KeyError as missing:
+            raise WeightsError(f"manifest entry {name!r} lacks the field {missing}") from None
+        extra = {k: v for k, v in data.items() if k not in known and k != "quality"}
+        return cls(name=name, quality=data.get("quality"), extra=extra, **known)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "file": self.file,
+            "sha256": self.sha256,
+            "kind": self.kind,
+            "config_name": self.config_name,
+        }
+        if self.quality is not None:
+            data["quality"] = self.quality
+        data.update(self.extra)
+        return data
+
+
+@dataclass
+class Manifest:
+    directory: Path
+    entries: dict[str, WeightsEntry]
+
+    @classmethod
+    def load(cls, directory: Path | None = None) -> "Manifest":
+        directory = Path(directory) if directory is not None else default_weights_dir()
+        path = directory / MANIFEST_NAME
+        if not path.exists():
+            return cls(directory, {})
+        try:
+            data = json.loads(path.read_text())
+            raw = data["weights"]
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise WeightsError(f"{path} is not a valid weights manifest ({error})") from None
+        return cls(directory, {name: WeightsEntry.from_json(name, e) for name, e in raw.items()})
+
+    def save(self) -> None:
+        data = {"format": 1, "weights": {n: e.to_json() for n, e in sorted(self.entries.items())}}
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        atomic_write_bytes(self.directory / MANIFEST_NAME, text.encode(), overwrite=True)
+
+    def codec_entry(self, config_name: str, quality: int) -> WeightsEntry:
+        for entry in self.entries.values():
+            if entry.kind == "codec" and entry.config_name == config_name and entry.quality == quality:
+                return entry
+        available = sorted(f"{e.config_name} q{e.quality}" for e in self.entries.values() if e.kind == "codec")
+        raise WeightsError(
+            f"no {config_name} codec weights for quality {quality} in {self.directory}"
+            f" (available: {', '.join(available) or 'none'}); train them with `fcc train-codec`"
+            " or import them with `fcc import-weights`"
+        )
+
+
+def codec_entry_name(config_name: str, quality: int) -> str:
+    return f"tic-{config_name}-q{quality}"
+
+
+@dataclass
+class LoadedCodec:
+    """A codec ready to code: the model in eval mode, its tables and its identity."""
+
+    model: TIC
+    tables: EntropyTables
+    config_name: str
+    rate_point: RatePoint
+    sha256: str
+
+    @property
+    def fingerprint(self) -> bytes:
+        return fingerprint_from_sha256(self.sha256)
+
+    @property
+    def model_name(self) -> str:
+        return f"tic-{self.config_name}"
+
+
+def read_codec_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Read a codec safetensors file: its tensors and metadata, or a clear WeightsError."""
+    try:
+        tensors = load_file(str(path))
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise WeightsError(f"{path}: not a readable safetensors weights file ({error})") from None
+    if metadata.get("kind") != "codec" or "config" not in metadata:
+        raise WeightsError(f"{path}: not a forensiccodec codec weights file")
+    return tensors, metadata
+
+
+def build_codec(tensors: dict[str, torch.Tensor], config: TICConfig) -> tuple[TIC, EntropyTables]:
+    """Instantiate the model and the tables from a codec file's tensors."""
+    model = TIC(config)
+    state = {k: v for k, v in tensors.items() if not k.startswith(TABLES_PREFIX)}
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state and expected[k].numel() > 0]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        raise WeightsError(
+            f"weights do not fit the {config} model: {len(missing)} missing and {len(unexpected)} unexpected"
+            f" tensors (first: {(missing + unexpected)[0]})"
+        )
+    for key, value in expected.items():
+        if key not in state:
+            state[key] = value
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        first_line = str(error).strip().splitlines()[-1].strip()
+        raise WeightsError(f"weights do not fit the model: {first_line}") from None
+    model.eval()
+    tables = EntropyTables.from_tensors(
+        {k: v for k, v in tensors.items() if k.startswith(TABLES_PREFIX)}
+    )
+    return model, tables
+
+
+def load_codec(
+    config_name: str = "small", quality: int = 3, weights_dir: Path | None = None
+) -> LoadedCodec:
+    """Load the registered codec for a configuration and quality, refusing a file whose sha256 differs."""
+    manifest = Manifest.load(weights_dir)
+    entry = manifest.codec_entry(config_name, quality)
+    path = manifest.directory / entry.file
+    if not path.exists():
+        raise WeightsError(f"weights file {path} named in the manifest is missing")
+    actual = sha256_of_file(path)
+    if actual != entry.sha256:
+        raise WeightsError(
+            f"{path}: sha256 {actual[:16]}… does not match the manifest ({entry.sha256[:16]}…); refusing"
+            " to use weights that are not the registered ones"
+        )
+    tensors, metadata = read_codec_file(path)
+    config = TICConfig.from_dict(json.loads(metadata["config"]))
+    model, tables = build_codec(tensors, config)
+    return LoadedCodec(model, tables, config_name, rate_point_for_quality(quality), actual)
+
+
+def codec_file_bytes(model: TIC, tables: EntropyTables, metadata: dict[str, str]) -> bytes:
+    """Serialise a codec (state dict without empty placeholder buffers, plus tables) to safetensors."""
+    tensors = {
+        k: v.detach().cpu().contiguous()
+        for k, v in model.state_dict().items()
+        if v.numel() > 0
+    }
+    for key, value in tables.to_tensors().items():
+        name = key if key.startswith(TABLES_PREFIX) else TABLES_PREFIX + key
+        tensors[name] = value.contiguous()
+    meta = {"kind": "codec", "config": json.dumps(model.config.to_dict()), **metadata}
+    return save(tensors, metadata=meta)
+
+
+def export_codec(
+    model: TIC,
+    *,
+    config_name: str,
+    quality: int,
+    weights_dir: Path | None = None,
+    extra: dict[str, Any] | None = None,
+    overwrite: bool = False,
+) -> WeightsEntry:
+    """Fix the integer tables from the model, write the safetensors file and register it."""
+    model = model.eval()
+    tables = EntropyTables.from_model(model)
+    name = codec_entry_name(config_name, quality)
+    manifest = Manifest.load(weights_dir)
+    manifest.directory.mkdir(parents=True, exist_ok=True)
+    data = codec_file_bytes(model, tables, {"name": name, "quality": str(quality)})
+    file_name = f"{name}.safetensors"
+    atomic_write_bytes(manifest.directory / file_name, data, overwrite=overwrite or name in manifest.entries)
+    entry = WeightsEntry(
+        name=name,
+        file=file_name,
+        sha256=hashlib.sha256(data).hexdigest(),
+        kind="codec",
+        config_name=config_name,
+        quality=quality,
+        extra={"config": model.config.to_dict(), "lambda": rate_point_for_quality(quality).lmbda, **(extra or {})},
+    )
+    if name in manifest.entries:  # keep what earlier steps recorded (training, metrics) unless replaced
+        merged = dict(manifest.entries[name].extra)
+        merged.update(entry.extra)
+        entry.extra = merged
+    manifest.entries[name] = entry
+    manifest.save()
+    return entry
+
+
+def load_transtic_checkpoint(path: Path) -> dict[str, torch.Tensor]:
+    """Read a public TransTIC ``base_codec_Q.pth.tar``: a state dict, maybe under ``state_dict``/``module.``."""
+    try:
+        checkpoint = torch.load(str(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise WeightsError(f"{path}: no such file") from None
+    except Exception as error:  # torch raises many types for non-checkpoint files
+        reason = str(error).strip().splitlines()[0][:120] if str(error).strip() else type(error).__name__
+        raise WeightsError(f"{path}: not a PyTorch checkpoint ({reason})") from None
+    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsError(f"{path}: not a TransTIC checkpoint (no state dict of tensors inside)")
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def import_transtic(path: Path, quality: int, weights_dir: Path | None = None, overwrite: bool = False) -> WeightsEntry:
+    """Convert a public TransTIC base-codec checkpoint into the project's safetensors format."""
+    from .codec.tic import from_transtic_state_dict
+
+    state = from_transtic_state_dict(load_transtic_checkpoint(path))
+    # compressai's own CDF buffers are not used: our integer tables are rebuilt from the prior below.
+    state = {k: v for k, v in state.items() if not k.endswith(LEGACY_CODING_BUFFERS)}
+    config = get_config("paper")
+    model = TIC(config)
+    expected = model.state_dict()
+    if "g_a0.weight" not in state or "entropy_bottleneck.quantiles" not in state:
+        raise WeightsError(f"{path}: not a TransTIC TIC_hp checkpoint (missing g_a0.weight / entropy_bottleneck)")
+    missing = [k for k in expected if k not in state and expected[k].numel() > 0]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        raise WeightsError(
+            f"{path}: keys do not match TIC_hp(N=128, M=192): {len(missing)} missing, {len(unexpected)}"
+            f" unexpected (first: {(missing + unexpected)[0]})"
+        )
+    try:
+        model.load_state_dict({**expected, **state}, strict=True)
+    except RuntimeError as error:
+        raise WeightsError(f"{path}: shapes do not match TIC_hp(N=128, M=192) ({str(error).splitlines()[-1].strip()})") from None
+    return export_codec(
+        model,
+        config_name="paper",
+        quality=quality,
+        weights_dir=weights_dir,
+        extra={"source": f"imported from {Path(path).name} (TransTIC base codec)"},
+        overwrite=overwrite,
+    )
