@@ -1,0 +1,218 @@
+"""The .fcc container: header, two length-prefixed streams, CRC32 (see docs/bitstream.md).
+
+`read_fcc` refuses anything malformed with a one-line `BitstreamError` and validates every
+size before anyone allocates from it; `write_fcc` refuses the same headers, so every file
+it writes reads back.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import zlib
+from dataclasses import dataclass
+
+from forensiccodec.errors import BitstreamError
+from forensiccodec.images import ColorMode
+
+MAGIC = b"\x89FCC\r\n\x1a\n"
+FORMAT_MAJOR, FORMAT_MINOR = 1, 0
+
+FINGERPRINT_BYTES = 16
+MAX_NAME_BYTES = 64
+MAX_PIXELS = 1 << 28  # 268 megapixels: beyond any image the encoder accepts by default
+MAX_CHANNELS = 1024
+PAD_MULTIPLE = 64  # the codec pads images to multiples of 64
+Y_STRIDE, Z_STRIDE = 16, 64  # latent downsampling of y and z
+BIT_DEPTHS = (8, 16)
+
+_FLAG_ADAPTERS = 0x01
+_KNOWN_FLAGS = _FLAG_ADAPTERS
+
+# version, flags, quality, lambda, fingerprint, width, height, mode, depth, z shape, y shape
+_FIXED = struct.Struct(f"<BBBBd{FINGERPRINT_BYTES}sIIBB3H3HB")
+_U16, _U32 = struct.Struct("<H"), struct.Struct("<I")
+_CRC_BYTES = 4
+
+
+@dataclass(frozen=True)
+class FccHeader:
+    """What a decoder needs besides the streams: the model, the rate point, the image."""
+
+    model_name: str
+    quality: int
+    lmbda: float
+    weights_fingerprint: bytes  # FINGERPRINT_BYTES bytes; compared by the caller (zoo)
+    width: int
+    height: int
+    color_mode: ColorMode
+    bit_depth: int
+    z_shape: tuple[int, int, int]  # (C, h, w)
+    y_shape: tuple[int, int, int]  # (M, H, W)
+    adapters: bool = False  # encoder-side adapters were used
+
+
+@dataclass(frozen=True)
+class FccFile:
+    header: FccHeader
+    z_stream: bytes
+    y_stream: bytes
+
+
+def latent_shapes(
+    width: int, height: int, z_channels: int, y_channels: int
+) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """The (z, y) shapes of an image of this size after padding to multiples of 64."""
+    padded_h = -(-height // PAD_MULTIPLE) * PAD_MULTIPLE
+    padded_w = -(-width // PAD_MULTIPLE) * PAD_MULTIPLE
+    return (
+        (z_channels, padded_h // Z_STRIDE, padded_w // Z_STRIDE),
+        (y_channels, padded_h // Y_STRIDE, padded_w // Y_STRIDE),
+    )
+
+
+def write_fcc(fcc: FccFile) -> bytes:
+    """The bytes of an .fcc file; BitstreamError if the header is one a reader would refuse."""
+    header = fcc.header
+    _check_header(header)
+    name = header.model_name.encode("utf-8")
+    for stream in (fcc.z_stream, fcc.y_stream):
+        if len(stream) >= 1 << 32:
+            raise BitstreamError("stream too long for the .fcc format (4 GiB)")
+    parts = [
+        MAGIC,
+        _FIXED.pack(
+            FORMAT_MAJOR,
+            FORMAT_MINOR,
+            _FLAG_ADAPTERS if header.adapters else 0,
+            header.quality,
+            header.lmbda,
+            header.weights_fingerprint,
+            header.width,
+            header.height,
+            int(header.color_mode),
+            header.bit_depth,
+            *header.z_shape,
+            *header.y_shape,
+            len(name),
+        ),
+        name,
+        _U16.pack(0),  # no extension in 1.0
+        _U32.pack(len(fcc.z_stream)),
+        bytes(fcc.z_stream),
+        _U32.pack(len(fcc.y_stream)),
+        bytes(fcc.y_stream),
+    ]
+    body = b"".join(parts)
+    return body + _U32.pack(zlib.crc32(body))
+
+
+def read_fcc(data: bytes) -> FccFile:
+    """Parse and validate an .fcc file; every failure is a one-line BitstreamError."""
+    data = bytes(data)
+    if data[: len(MAGIC)] != MAGIC:
+        if len(data) < len(MAGIC) and MAGIC.startswith(data) and data:
+            raise _truncated(len(MAGIC), len(data))
+        raise BitstreamError("not an .fcc file (bad magic)")
+    reader = _Reader(data, len(MAGIC))
+    major, minor = reader.peek(2)
+    if major != FORMAT_MAJOR:
+        raise BitstreamError(
+            f"unsupported .fcc format version {major}.{minor} (this fcc reads {FORMAT_MAJOR}.x)"
+        )
+    fields = _FIXED.unpack(reader.take(_FIXED.size))
+    _, _, flags, quality, lmbda, fingerprint, width, height, mode, depth = fields[:10]
+    z_shape, y_shape, name_length = tuple(fields[10:13]), tuple(fields[13:16]), fields[16]
+    raw_name = reader.take(name_length)
+    reader.take(_U16.unpack(reader.take(_U16.size))[0])  # extension: skipped in 1.x
+    z_stream = reader.take(_U32.unpack(reader.take(_U32.size))[0])
+    y_stream = reader.take(_U32.unpack(reader.take(_U32.size))[0])
+    body_end = reader.position
+    (stored_crc,) = _U32.unpack(reader.take(_CRC_BYTES))
+    if reader.position != len(data):
+        raise BitstreamError(
+            f"trailing data after the end of the .fcc file: {len(data) - reader.position} extra bytes"
+        )
+    if zlib.crc32(data[:body_end]) != stored_crc:
+        raise BitstreamError("corrupt .fcc file: CRC mismatch")
+
+    if flags & ~_KNOWN_FLAGS:
+        raise BitstreamError(f"corrupt .fcc file: unknown flags 0x{flags:02x}")
+    try:
+        model_name = raw_name.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BitstreamError("corrupt .fcc file: model name is not UTF-8") from None
+    if mode not in ColorMode._value2member_map_:
+        raise BitstreamError(f"corrupt .fcc file: unknown color mode {mode}")
+    header = FccHeader(
+        model_name=model_name,
+        quality=quality,
+        lmbda=lmbda,
+        weights_fingerprint=fingerprint,
+        width=width,
+        height=height,
+        color_mode=ColorMode(mode),
+        bit_depth=depth,
+        z_shape=z_shape,
+        y_shape=y_shape,
+        adapters=bool(flags & _FLAG_ADAPTERS),
+    )
+    _check_header(header)
+    return FccFile(header, z_stream, y_stream)
+
+
+class _Reader:
+    """Sequential reads from a byte string that fail as 'truncated', never short."""
+
+    def __init__(self, data: bytes, position: int) -> None:
+        self.data, self.position = data, position
+
+    def peek(self, size: int) -> bytes:
+        if self.position + size > len(self.data):
+            raise _truncated(self.position + size, len(self.data))
+        return self.data[self.position : self.position + size]
+
+    def take(self, size: int) -> bytes:
+        chunk = self.peek(size)
+        self.position += size
+        return chunk
+
+
+def _truncated(expected: int, got: int) -> BitstreamError:
+    return BitstreamError(f"truncated .fcc file: expected at least {expected} bytes, got {got}")
+
+
+def _check_header(header: FccHeader) -> None:
+    """Refuse headers that are malformed or inconsistent (shared by reader and writer)."""
+
+    def refuse(reason: str) -> BitstreamError:
+        return BitstreamError(f"corrupt .fcc file: {reason}")
+
+    name = header.model_name.encode("utf-8", errors="replace")
+    if not 1 <= len(name) <= MAX_NAME_BYTES or not header.model_name.isprintable():
+        raise refuse(f"model name {header.model_name[:MAX_NAME_BYTES]!r} is empty, too long or not printable")
+    if not 0 <= header.quality <= 255:
+        raise refuse(f"quality {header.quality} does not fit in a byte")
+    if not math.isfinite(header.lmbda) or header.lmbda < 0:
+        raise refuse(f"lambda {header.lmbda} is not a finite non-negative number")
+    if not isinstance(header.weights_fingerprint, bytes) or len(header.weights_fingerprint) != FINGERPRINT_BYTES:
+        raise refuse(f"the weights fingerprint must be {FINGERPRINT_BYTES} bytes")
+    if header.width < 1 or header.height < 1 or header.width * header.height > MAX_PIXELS:
+        raise refuse(f"image size {header.width}x{header.height} is empty or too large")
+    if header.color_mode not in ColorMode._value2member_map_:
+        raise refuse(f"unknown color mode {header.color_mode}")
+    if header.bit_depth not in BIT_DEPTHS:
+        raise refuse(f"bit depth {header.bit_depth} is not 8 or 16")
+    if len(header.z_shape) != 3 or len(header.y_shape) != 3:
+        raise refuse(f"latent shapes z {header.z_shape}, y {header.y_shape} are not 3-D")
+    if max(*header.z_shape, *header.y_shape) > 0xFFFF:
+        raise refuse(f"image size {header.width}x{header.height} gives a latent too wide for the format")
+    z_channels, y_channels = header.z_shape[0], header.y_shape[0]
+    if not (1 <= z_channels <= MAX_CHANNELS and 1 <= y_channels <= MAX_CHANNELS):
+        raise refuse(f"latent shape z {header.z_shape}, y {header.y_shape}: channel count out of range")
+    expected = latent_shapes(header.width, header.height, z_channels, y_channels)
+    if (tuple(header.z_shape), tuple(header.y_shape)) != expected:
+        raise refuse(
+            f"latent shape z {tuple(header.z_shape)}, y {tuple(header.y_shape)} does not match "
+            f"a {header.width}x{header.height} image (expected z {expected[0]}, y {expected[1]})"
+        )
