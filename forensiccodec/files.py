@@ -115,7 +115,9 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, overwrite: 
         temp.write_bytes(data)
 
 
-def ensure_not_same_file(input_path: str | os.PathLike[str], output_path: str | os.PathLike[str]) -> None:
+def ensure_not_same_file(
+    input_path: str | os.PathLike[str], output_path: str | os.PathLike[str]
+) -> None:
     """Refuse (``UsageError``) an output that is the input file itself, even with --force.
 
     Compares resolved paths, and inodes when both exist (catches hard links and

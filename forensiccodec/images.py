@@ -235,14 +235,19 @@ def _read_with_pillow(path: Path, max_pixels: int) -> tuple[np.ndarray, ImageInf
 def _samples_to_tensor(samples: np.ndarray) -> torch.Tensor:
     """uint8 / uint16 / int32 samples (H, W[, 3]) -> float32 [1, 3, H, W] in [0, 1]."""
     if samples.dtype == np.uint8:
-        pixels = torch.from_numpy(samples.astype(np.float32)).div_(255)
+        integers = torch.from_numpy(samples.copy())  # a copy: Pillow's arrays are read-only
+        levels = 255
     else:
         # 16-bit samples (any byte order), or Pillow's 32-bit "I" holding 16-bit values.
-        wide = np.clip(samples.astype(np.int64, copy=False), 0, 65535).astype(np.float32)
-        pixels = torch.from_numpy(wide).div_(65535)
-    if pixels.ndim == 2:
-        return pixels.expand(1, 3, *pixels.shape).contiguous()
-    return pixels.permute(2, 0, 1).unsqueeze(0).contiguous()
+        integers = torch.from_numpy(np.clip(samples.astype(np.int32), 0, 65535))
+        levels = 65535
+    if integers.ndim == 2:
+        channels_first = integers.expand(3, *integers.shape)
+    else:
+        channels_first = integers.permute(2, 0, 1)
+    # One pass from integers to contiguous floats; x / levels, so 8-bit values round-trip.
+    pixels = channels_first.unsqueeze(0).to(torch.float32, memory_format=torch.contiguous_format)
+    return pixels.div_(levels)
 
 
 def load_image(path: str | os.PathLike[str], max_pixels: int | None = None) -> LoadedImage:

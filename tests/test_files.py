@@ -137,7 +137,9 @@ def test_expand_inputs(tmp_path: Path) -> None:
         (tmp_path / name).write_bytes(b"")
     given_file = tmp_path / "c.txt"
     missing = tmp_path / "missing.png"
-    files, problems = expand_inputs([tmp_path, given_file, missing, tmp_path / "b.png"], {".png", "jpg"})
+    files, problems = expand_inputs(
+        [tmp_path, given_file, missing, tmp_path / "b.png"], {".png", "jpg"}
+    )
     assert files == [tmp_path / "a.JPG", tmp_path / "b.png", given_file]
     assert problems == [(missing, "no such file or directory")]
 

@@ -52,8 +52,12 @@ def _check_layout(pixels: torch.Tensor, height: int, width: int) -> None:
 # ------------------------------------------------------------------ loading, by mode
 
 
-@pytest.mark.parametrize(("file_format", "suffix"), [("PNG", ".png"), ("BMP", ".bmp"), ("TIFF", ".tif")])
-def test_rgb_is_exact(tmp_path: Path, rng: np.random.Generator, file_format: str, suffix: str) -> None:
+@pytest.mark.parametrize(
+    ("file_format", "suffix"), [("PNG", ".png"), ("BMP", ".bmp"), ("TIFF", ".tif")]
+)
+def test_rgb_is_exact(
+    tmp_path: Path, rng: np.random.Generator, file_format: str, suffix: str
+) -> None:
     array = _random_rgb(rng)
     path = tmp_path / f"rgb{suffix}"
     Image.fromarray(array).save(path, format=file_format)
@@ -152,7 +156,9 @@ def _sixteen_bit_gray() -> np.ndarray:
 
 
 @pytest.mark.parametrize(("file_format", "suffix"), [("PNG", ".png"), ("TIFF", ".tiff")])
-def test_sixteen_bit_gray_keeps_full_precision(tmp_path: Path, file_format: str, suffix: str) -> None:
+def test_sixteen_bit_gray_keeps_full_precision(
+    tmp_path: Path, file_format: str, suffix: str
+) -> None:
     samples = _sixteen_bit_gray()
     path = tmp_path / f"gray16{suffix}"
     Image.fromarray(samples).save(path, format=file_format)
@@ -307,7 +313,9 @@ def test_max_pixels_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyP
         load_image(path)
 
 
-def test_pillow_bomb_check_gives_our_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pillow_bomb_check_gives_our_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "bomb.png"
     Image.new("RGB", (4, 4)).save(path)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 4)
@@ -350,7 +358,9 @@ def test_save_png_is_deterministic(tmp_path: Path, rng: np.random.Generator) -> 
     for bit_depth in (8, 16):
         save_png(pixels, tmp_path / f"a{bit_depth}.png", bit_depth=bit_depth)
         save_png(pixels, tmp_path / f"b{bit_depth}.png", bit_depth=bit_depth)
-        assert (tmp_path / f"a{bit_depth}.png").read_bytes() == (tmp_path / f"b{bit_depth}.png").read_bytes()
+        assert (tmp_path / f"a{bit_depth}.png").read_bytes() == (
+            tmp_path / f"b{bit_depth}.png"
+        ).read_bytes()
 
 
 @pytest.mark.parametrize("mode", [ColorMode.GRAY, ColorMode.GRAY_ALPHA_DROPPED])
@@ -446,8 +456,12 @@ def test_pad_and_crop(height: int, width: int) -> None:
     assert padded.shape[-2] % 64 == 0 and padded.shape[-1] % 64 == 0
     assert torch.equal(crop(padded, height, width), x)
     # Replicated: the padding repeats the last row and column.
-    assert torch.equal(padded[..., height:, :width], x[..., -1:, :].expand(-1, -1, padded.shape[-2] - height, -1))
-    assert torch.equal(padded[..., :, width:], padded[..., :, width - 1 : width].expand_as(padded[..., :, width:]))
+    assert torch.equal(
+        padded[..., height:, :width], x[..., -1:, :].expand(-1, -1, padded.shape[-2] - height, -1)
+    )
+    assert torch.equal(
+        padded[..., :, width:], padded[..., :, width - 1 : width].expand_as(padded[..., :, width:])
+    )
 
 
 def test_padded_size_values() -> None:
@@ -472,3 +486,10 @@ def test_psnr() -> None:
     assert psnr(a, a + 0.4 / 255) == math.inf
     with pytest.raises(ValueError):
         psnr(a, torch.zeros(1, 3, 2, 3))
+
+
+def test_float_tiff_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "float.tif"
+    Image.fromarray(np.zeros((2, 2), np.float32)).save(path)
+    with pytest.raises(ImageError, match="floating-point images are not supported"):
+        load_image(path)
