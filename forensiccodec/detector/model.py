@@ -1,0 +1,189 @@
+"""`PatchDetector`: the real-vs-synthetic detector of Mandelli, Bestagini, Tubaro (WIFS 2024).
+
+A patch classifier (see :mod:`.backbone`) scores N random 96x96 patches of an image; the image
+score is the mean of the M highest patch scores, and a positive score means synthetic. Two
+entry points share that backbone:
+
+- :meth:`PatchDetector.score_image` for analysis: deterministic, chunked, no gradients;
+- :meth:`PatchDetector.score_batch` for training codec adapters: K patches per image, with
+  gradients flowing back to the pixels, and the backbone's intermediate features for a
+  perceptual loss MSE(F(x), F(x_hat)).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from forensiccodec.detector import patches as P
+from forensiccodec.detector.backbone import DetectorConfig, PatchClassifier, build_backbone
+from forensiccodec.detector.patches import DetectionResult
+from forensiccodec.errors import ImageError
+
+SYNTHETIC_CLASS = 1
+
+
+class PatchDetector(nn.Module):
+    """Patch-based detector around a :class:`PatchClassifier`.
+
+    ``backbone`` is a configuration name (``paper``, ``small``, ``tiny``), a
+    :class:`DetectorConfig`, or an already built classifier. ``chunk_size`` bounds how many
+    patches go through the CNN at once (memory), never the result.
+    """
+
+    def __init__(
+        self,
+        backbone: str | DetectorConfig | PatchClassifier = "small",
+        n_patches: int = P.N_PATCHES,
+        top_m: int = P.TOP_M,
+        patch_size: int = P.PATCH_SIZE,
+        seed: int = P.DEFAULT_SEED,
+        chunk_size: int = 100,
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone if isinstance(backbone, PatchClassifier) else build_backbone(backbone)
+        self.n_patches = n_patches
+        self.top_m = top_m
+        self.patch_size = patch_size
+        self.seed = seed
+        self.chunk_size = chunk_size
+
+    # ---- analysis -------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def score_image(
+        self, image: torch.Tensor, n_patches: int | None = None, top_m: int | None = None,
+        seed: int | None = None,
+    ) -> DetectionResult:
+        """Score one image [3,H,W] (or [1,3,H,W]) with pixels in [0, 1].
+
+        The patch positions come from a generator seeded with ``seed`` (the detector's own by
+        default), so the same image always gets the same score.
+        """
+        image = _single_image(image)
+        n_patches = self.n_patches if n_patches is None else n_patches
+        top_m = self.top_m if top_m is None else top_m
+        was_training = self.backbone.training
+        self.backbone.eval()
+        try:
+            device = _device_of(self.backbone)
+            image = image.to(device=device, dtype=torch.float32)
+            prepared = P.prepare_image(image[None], patch_size=self.patch_size)[0]
+            height, width = prepared.shape[-2:]
+            generator = P.make_generator(self.seed if seed is None else seed)
+            positions = P.sample_positions(height, width, n_patches, self.patch_size, generator)
+            scores = torch.empty(n_patches, dtype=torch.float32)
+            for start in range(0, n_patches, self.chunk_size):
+                chunk = positions[start:start + self.chunk_size]
+                patches = P.normalize(P.extract_patches(prepared, chunk, self.patch_size))
+                logits = self.backbone(patches)
+                scores[start:start + len(chunk)] = logits[:, SYNTHETIC_CLASS].float().cpu()
+        finally:
+            self.backbone.train(was_training)
+        score, used = P.aggregate_top_mean(scores, top_m)
+        return P.DetectionResult(
+            score=score, label=P.label_for(score), patch_scores=scores, positions=positions.cpu(),
+            patches_used=used, analysed_size=(int(height), int(width)),
+        )
+
+    # ---- training -------------------------------------------------------------------------
+
+    def sample_batch_positions(
+        self, images: torch.Tensor, k_patches: int = 50, generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Patch corners [B,K,2] for :meth:`score_batch`; draw them once to score an original and
+        its reconstruction at the same places (the perceptual loss compares those patches)."""
+        height, width = P.analysed_size(*images.shape[-2:], max(P.MIN_SHORT_SIDE, self.patch_size))
+        return P.sample_positions(height, width, k_patches, self.patch_size, generator,
+                                  batch=images.shape[0])
+
+    def score_batch(
+        self,
+        images: torch.Tensor,
+        k_patches: int = 50,
+        generator: torch.Generator | None = None,
+        positions: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Image logits [B,2] and per-patch features for a batch [B,3,H,W] in [0, 1].
+
+        Each image contributes ``k_patches`` patches (at ``positions`` [B,K,2] if given); its
+        logits are the mean of its patch logits, so every patch receives gradient (the top-M
+        selection of :meth:`score_image` would feed only some). Features are the backbone's
+        intermediate maps, [B*K, C, h, w] each, patches ordered image by image. Gradients
+        flow to ``images``; the backbone's train/eval mode is left to the caller.
+        """
+        if images.dim() != 4 or images.shape[1] != 3:
+            raise ImageError(f"expected a batch of RGB images [B,3,H,W], got {list(images.shape)}")
+        prepared = P.prepare_image(images, patch_size=self.patch_size)
+        if positions is None:
+            positions = self.sample_batch_positions(images, k_patches, generator)
+        batch, k = positions.shape[:2]
+        patches = P.extract_patches(prepared, positions, self.patch_size)
+        patches = P.normalize(patches.reshape(batch * k, *patches.shape[2:]))
+        features = self.backbone.forward_features(patches)
+        patch_logits = self.backbone.logits_from_features(features)
+        image_logits = patch_logits.reshape(batch, k, -1).mean(dim=1)
+        return image_logits, features
+
+    # ---- rendering ------------------------------------------------------------------------
+
+    def heatmap(self, image: torch.Tensor, result: DetectionResult, opacity: float = 0.6) -> Image.Image:
+        """The image with the patch scores painted over it: red where patches call it
+        synthetic, blue where they call it real, more opaque for more confident scores.
+
+        Overlapping patches average their scores pixel by pixel; pixels no patch covered keep
+        their colours.
+        """
+        return render_heatmap(image, result, self.patch_size, opacity)
+
+
+
+def render_heatmap(
+    image: torch.Tensor, result: DetectionResult, patch_size: int = P.PATCH_SIZE, opacity: float = 0.6,
+) -> Image.Image:
+    """See :meth:`PatchDetector.heatmap`; drawn at the image's own size."""
+    image = _single_image(image)
+    height, width = image.shape[-2:]
+    analysed_h, analysed_w = result.analysed_size if result.analysed_size != (0, 0) else (height, width)
+    scale_y, scale_x = height / analysed_h, width / analysed_w
+    positions = result.positions.numpy().astype(np.float64)
+    top = np.floor(positions[:, 0] * scale_y).astype(np.int64)
+    left = np.floor(positions[:, 1] * scale_x).astype(np.int64)
+    bottom = np.minimum(np.ceil((positions[:, 0] + patch_size) * scale_y).astype(np.int64), height)
+    right = np.minimum(np.ceil((positions[:, 1] + patch_size) * scale_x).astype(np.int64), width)
+    scores = result.patch_scores.numpy().astype(np.float64)
+
+    # Sum of scores and count of patches per pixel, via 2-D difference arrays (no per-patch loop
+    # over pixels): +v at (top, left), -v at (top, right), -v at (bottom, left), +v at (bottom, right).
+    total = np.zeros((height + 1, width + 1))
+    count = np.zeros((height + 1, width + 1))
+    for grid, values in ((total, scores), (count, np.ones_like(scores))):
+        np.add.at(grid, (top, left), values)
+        np.add.at(grid, (top, right), -values)
+        np.add.at(grid, (bottom, left), -values)
+        np.add.at(grid, (bottom, right), values)
+    total = total.cumsum(0).cumsum(1)[:height, :width]
+    count = count.cumsum(0).cumsum(1)[:height, :width]
+    mean_score = np.divide(total, count, out=np.zeros_like(total), where=count > 0.5)
+
+    scale = max(float(np.abs(scores).max()), 1e-6)
+    strength = np.clip(np.abs(mean_score) / scale, 0.0, 1.0)[..., None] * opacity
+    colour = np.where(mean_score[..., None] > 0, np.array([1.0, 0.0, 0.0]), np.array([0.0, 0.3, 1.0]))
+    pixels = image.detach().float().cpu().clamp(0, 1).permute(1, 2, 0).numpy()
+    blended = pixels * (1 - strength) + colour * strength
+    return Image.fromarray(np.round(blended * 255).astype(np.uint8))
+
+
+def _single_image(image: torch.Tensor) -> torch.Tensor:
+    if image.dim() == 4 and image.shape[0] == 1:
+        image = image[0]
+    if image.dim() != 3 or image.shape[0] != 3:
+        raise ImageError(f"expected one RGB image [3,H,W], got {list(image.shape)}")
+    return image
+
+
+def _device_of(module: nn.Module) -> torch.device:
+    parameter = next(module.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
