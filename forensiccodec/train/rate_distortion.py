@@ -26,7 +26,8 @@ class RateDistortionLoss(nn.Module):
     """``loss = lmbda · 255² · MSE(x̂, x) + bpp``, computed in float32.
 
     ``forward(output, target)`` takes the model output dict (``x_hat``, ``likelihoods``)
-    and returns ``{"loss", "bpp", "mse"}`` as tensors and ``"psnr"`` (dB) as a float.
+    and returns ``{"loss", "bpp", "mse", "psnr"}`` as 0-d tensors (PSNR in dB, detached,
+    computed on the device so that logging does not synchronise with the GPU).
     """
 
     def __init__(self, lmbda: float) -> None:
@@ -41,4 +42,5 @@ class RateDistortionLoss(nn.Module):
         bpp = bits_per_pixel({k: v.float() for k, v in output["likelihoods"].items()}, n * h * w)
         mse = torch.mean((x_hat - target.float()) ** 2)
         loss = self.lmbda * 255.0**2 * mse + bpp
-        return {"loss": loss, "bpp": bpp, "mse": mse, "psnr": psnr_from_mse(mse.detach())}
+        psnr = -10.0 * torch.log10(mse.detach())  # peak 1.0; +inf for a perfect reconstruction
+        return {"loss": loss, "bpp": bpp, "mse": mse, "psnr": psnr}

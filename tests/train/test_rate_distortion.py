@@ -26,7 +26,7 @@ def test_loss_is_lambda_scaled_mse_plus_bpp():
     assert result["mse"].item() == pytest.approx(0.01)
     assert result["bpp"].item() == pytest.approx(2 / 16)
     assert result["loss"].item() == pytest.approx(0.0067 * 255**2 * 0.01 + 2 / 16, rel=1e-5)
-    assert result["psnr"] == pytest.approx(20.0)
+    assert result["psnr"].item() == pytest.approx(20.0, rel=1e-5)
 
 
 def test_loss_has_gradients_towards_the_target():

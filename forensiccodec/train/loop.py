@@ -1,0 +1,444 @@
+"""The one training loop every ``fcc train-*`` command uses.
+
+Pluggable: the loss (``loss_fn(model_output, batch) -> {"loss": Tensor, ...}``) and the set
+of trainable parameters. Fixed: Adam on the trainable parameters, a second Adam on the entropy
+model's ``quantiles`` (trained by ``model.aux_loss()`` only, as in CompressAI), gradient-norm
+clipping, a step-wise learning-rate schedule, atomic checkpoints with exact resume, DDP under
+torchrun, rich progress and a JSON-lines log.
+
+Batches: the dataset yields image tensors (or tuples whose first element is the image
+tensor); the model is called on the images and ``loss_fn`` receives the whole batch.
+``batch_size`` is per process, so the global batch is ``batch_size * world_size``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from forensiccodec.errors import FccError
+from forensiccodec.train import distributed
+from forensiccodec.train.distributed import DistributedContext
+
+CHECKPOINT_NAME = "last.pt"
+LOG_NAME = "train_log.jsonl"
+CHECKPOINT_FORMAT = 1
+AUX_PARAMETER_SUFFIX = "quantiles"
+MAX_SKIPPED_STEPS_IN_A_ROW = 20
+
+LossFn = Callable[[Any, Any], dict[str, Any]]
+
+
+class TrainingError(FccError):
+    """Training cannot start or continue (bad configuration, missing checkpoint, divergence)."""
+
+
+@dataclass
+class TrainConfig:
+    """How to train. Give ``steps`` or ``epochs`` (steps win when both are set)."""
+
+    steps: int | None = None
+    epochs: int | None = None
+    batch_size: int = 8  # per process
+    lr: float = 3e-4  # 1e-4 (TransTIC) converged more slowly in our short runs
+    aux_lr: float = 1e-3
+    clip_grad: float | None = 1.0
+    lr_milestones: tuple[float, ...] = (0.6, 0.9)  # fractions of the total steps
+    lr_gamma: float = 0.5
+    crop_size: int = 256  # used by whoever builds the dataset; recorded in checkpoints
+    num_workers: int = 0
+    checkpoint_dir: str | None = None
+    checkpoint_every: int = 500  # steps; a checkpoint is also written at the end
+    resume: bool = False
+    seed: int = 0
+    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1"
+    log_every: int = 10
+    max_seconds: float | None = None  # stop cleanly (with a checkpoint) after this long
+    find_unused_parameters: bool = False
+    progress: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)  # recorded, e.g. {"quality": 3}
+
+    def __post_init__(self) -> None:
+        if self.steps is None and self.epochs is None:
+            raise TrainingError("give either steps or epochs")
+        for name in ("steps", "epochs", "batch_size", "checkpoint_every", "log_every"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise TrainingError(f"{name} must be at least 1, got {value}")
+        if self.lr <= 0 or self.aux_lr <= 0:
+            raise TrainingError("learning rates must be positive")
+        self.lr_milestones = tuple(self.lr_milestones)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["lr_milestones"] = list(self.lr_milestones)
+        return d
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    steps: int  # total optimiser steps taken so far (including before a resume)
+    metrics: dict[str, float]  # means over the last logging window
+    checkpoint: Path | None
+    log_file: Path | None
+    seconds: float  # wall-clock time of this run
+    stopped_early: bool  # max_seconds ran out before the last step
+
+
+def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
+    """The learning rate for optimiser step ``step`` (0-based): multiplied by ``lr_gamma`` at
+    each milestone fraction of ``total_steps`` passed."""
+    passed = sum(step >= int(m * total_steps) for m in config.lr_milestones)
+    return config.lr * config.lr_gamma**passed
+
+
+def aux_parameter_names(model: nn.Module) -> list[str]:
+    """The entropy model's quantiles: trained by the auxiliary loss only."""
+    return [n for n, p in model.named_parameters() if n.endswith(AUX_PARAMETER_SUFFIX) and p.requires_grad]
+
+
+def train_codec(
+    model: nn.Module,
+    dataset: Dataset,
+    loss_fn: LossFn,
+    config: TrainConfig,
+    trainable_parameters: Iterable[nn.Parameter] | None = None,
+    context: DistributedContext | None = None,
+) -> TrainResult:
+    """Train ``model`` on ``dataset`` with ``loss_fn``; see the module docstring.
+
+    ``trainable_parameters`` defaults to every parameter that requires a gradient; the
+    quantiles are always left to the auxiliary optimiser. ``context`` defaults to
+    :func:`distributed.setup_distributed` (torchrun's environment, or one process).
+    """
+    context = context or distributed.setup_distributed(config.device)
+    if context.device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True  # the entropy model stays float32 anyway
+        torch.backends.cudnn.allow_tf32 = True
+    model.to(context.device).train()
+
+    aux_names = aux_parameter_names(model)
+    named = dict(model.named_parameters())
+    aux_parameters = [named[n] for n in aux_names]
+    aux_ids = {id(p) for p in aux_parameters}
+    main_source = trainable_parameters if trainable_parameters is not None else model.parameters()
+    main_parameters = [p for p in main_source if p.requires_grad and id(p) not in aux_ids]
+    if not main_parameters:
+        raise TrainingError("no trainable parameters")
+    has_aux = bool(aux_parameters) and hasattr(model, "aux_loss")
+
+    optimizer = torch.optim.Adam(main_parameters, lr=config.lr)
+    aux_optimizer = torch.optim.Adam(aux_parameters, lr=config.aux_lr) if has_aux else None
+
+    checkpoint_dir = Path(config.checkpoint_dir) if config.checkpoint_dir else None
+    checkpoint_path = checkpoint_dir / CHECKPOINT_NAME if checkpoint_dir else None
+    start_step = 0
+    if config.resume:
+        if checkpoint_path is None or not checkpoint_path.is_file():
+            raise TrainingError(f"--resume: no checkpoint at {checkpoint_path}")
+        start_step = _load_checkpoint(checkpoint_path, model, optimizer, aux_optimizer, context)
+    else:
+        torch.manual_seed(config.seed * 1000 + context.rank)  # quantisation noise, per process
+
+    wrapped = distributed.wrap_model(
+        model, context, ignored_parameter_names=aux_names,
+        find_unused_parameters=config.find_unused_parameters,
+    )
+    sampler = DistributedSampler(
+        dataset, num_replicas=context.world_size, rank=context.rank,
+        shuffle=True, seed=config.seed, drop_last=True,
+    )
+    batches_per_epoch = len(sampler) // config.batch_size
+    if batches_per_epoch < 1:
+        raise TrainingError(
+            f"the dataset has {len(dataset)} items, fewer than one batch of {config.batch_size} "
+            f"per process x {context.world_size} processes"
+        )
+    total_steps = config.steps if config.steps is not None else config.epochs * batches_per_epoch
+
+    logger = _Logger(checkpoint_dir, context, config, total_steps, start_step)
+    started = time.monotonic()
+    step = start_step
+    skipped_in_a_row = 0
+    stopped_early = False
+    try:
+        for batch in _batches(dataset, sampler, config, context, batches_per_epoch, start_step, total_steps):
+            if config.max_seconds is not None and distributed.broadcast_flag(
+                time.monotonic() - started > config.max_seconds, context
+            ):
+                stopped_early = True
+                break
+            lr = learning_rate(config, step, total_steps)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            metrics, finite = _train_step(
+                wrapped, model, batch, loss_fn, optimizer, aux_optimizer, aux_parameters,
+                main_parameters, config, context,
+            )
+            skipped_in_a_row = 0 if finite else skipped_in_a_row + 1
+            if skipped_in_a_row > MAX_SKIPPED_STEPS_IN_A_ROW:
+                raise TrainingError(f"training diverged: non-finite gradients for {skipped_in_a_row} steps at step {step}")
+            step += 1
+            logger.record(step, lr, metrics, skipped=not finite)
+            if checkpoint_path is not None and step % config.checkpoint_every == 0 and step < total_steps:
+                _save_checkpoint(checkpoint_path, model, optimizer, aux_optimizer, step, config, context)
+        logger.flush(step, learning_rate(config, max(step - 1, 0), total_steps))
+        if checkpoint_path is not None:
+            _save_checkpoint(checkpoint_path, model, optimizer, aux_optimizer, step, config, context)
+        distributed.barrier(context)
+    finally:
+        logger.close()
+    return TrainResult(
+        steps=step, metrics=logger.last_metrics, checkpoint=checkpoint_path,
+        log_file=logger.path, seconds=time.monotonic() - started, stopped_early=stopped_early,
+    )
+
+
+def _train_step(
+    wrapped: nn.Module,
+    model: nn.Module,
+    batch: Any,
+    loss_fn: LossFn,
+    optimizer: torch.optim.Optimizer,
+    aux_optimizer: torch.optim.Optimizer | None,
+    aux_parameters: list[nn.Parameter],
+    main_parameters: list[nn.Parameter],
+    config: TrainConfig,
+    context: DistributedContext,
+) -> tuple[dict[str, Tensor], bool]:
+    """One optimiser step (+ one auxiliary step); returns scalar metrics and whether the
+    gradients were finite (the update is skipped otherwise, identically on every process,
+    because DDP has already averaged the gradients the norm is computed from)."""
+    batch = _to_device(batch, context.device)
+    images = batch[0] if isinstance(batch, (tuple, list)) else batch
+    optimizer.zero_grad(set_to_none=True)
+    output = wrapped(images)
+    losses = loss_fn(output, batch)
+    losses["loss"].backward()
+    if config.clip_grad is not None:
+        norm = torch.nn.utils.clip_grad_norm_(main_parameters, config.clip_grad)
+    else:
+        norm = torch.nn.utils.get_total_norm([p.grad for p in main_parameters if p.grad is not None])
+    finite = bool(torch.isfinite(norm))  # the one GPU synchronisation per step
+    if finite:
+        optimizer.step()
+    metrics = {k: _detached(v) for k, v in losses.items() if isinstance(v, (Tensor, float, int)) and _is_scalar(v)}
+    metrics["grad_norm"] = norm.detach()
+    if aux_optimizer is not None:
+        aux_optimizer.zero_grad(set_to_none=True)
+        aux_loss = model.aux_loss()
+        aux_loss.backward()
+        distributed.all_reduce_gradients(aux_parameters, context)
+        aux_optimizer.step()
+        metrics["aux"] = aux_loss.detach()
+    return metrics, finite
+
+
+def _batches(
+    dataset: Dataset,
+    sampler: DistributedSampler,
+    config: TrainConfig,
+    context: DistributedContext,
+    batches_per_epoch: int,
+    start_step: int,
+    total_steps: int,
+) -> Iterator[Any]:
+    """Batches for steps start_step..total_steps-1. Each epoch's order depends only on
+    (seed, epoch), and a resumed run skips the indices already consumed in its epoch, so a
+    resumed run sees exactly the batches an uninterrupted one would have seen."""
+    step = start_step
+    while step < total_steps:
+        epoch, offset = divmod(step, batches_per_epoch)
+        sampler.set_epoch(epoch)
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(epoch)
+        indices = list(sampler)[offset * config.batch_size : batches_per_epoch * config.batch_size]
+        # A private generator: creating the loader must not consume the global RNG, which
+        # drives the quantisation noise and is part of the checkpoint.
+        generator = torch.Generator().manual_seed(config.seed * 7919 + epoch * 31 + context.rank)
+        loader = DataLoader(
+            dataset, batch_size=config.batch_size, sampler=indices, drop_last=True,
+            num_workers=config.num_workers, pin_memory=context.device.type == "cuda",
+            generator=generator, persistent_workers=False,
+        )
+        for batch in loader:
+            if step >= total_steps:
+                return
+            yield batch
+            step += 1
+
+
+def _to_device(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(_to_device(item, device) for item in batch)
+    if isinstance(batch, dict):
+        return {key: _to_device(value, device) for key, value in batch.items()}
+    return batch
+
+
+def _detached(value: Tensor | float) -> Tensor:
+    return value.detach().reshape(()) if isinstance(value, Tensor) else torch.tensor(float(value))
+
+
+def _is_scalar(value: Any) -> bool:
+    return not isinstance(value, Tensor) or value.numel() == 1
+
+
+# --- checkpoints -------------------------------------------------------------------------------
+
+
+def _save_checkpoint(
+    path: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    aux_optimizer: torch.optim.Optimizer | None,
+    step: int,
+    config: TrainConfig,
+    context: DistributedContext,
+) -> None:
+    """Written by rank 0 only, to a temporary file then renamed, so a crash mid-write never
+    leaves a truncated checkpoint. Every process's RNG state is gathered into it."""
+    rng_states = distributed.gather_objects(_rng_state(context.device), context)
+    if not context.is_main:
+        return
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "step": step,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "aux_optimizer": aux_optimizer.state_dict() if aux_optimizer is not None else None,
+        "rng": rng_states,
+        "world_size": context.world_size,
+        "config": config.to_dict(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    torch.save(state, temporary)
+    os.replace(temporary, path)
+
+
+def _load_checkpoint(
+    path: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    aux_optimizer: torch.optim.Optimizer | None,
+    context: DistributedContext,
+) -> int:
+    try:
+        state = torch.load(path, map_location=context.device, weights_only=True)
+    except Exception as error:  # torch raises several unrelated types for a bad file
+        raise TrainingError(f"cannot read checkpoint {path}: {error}") from error
+    if state.get("format") != CHECKPOINT_FORMAT:
+        raise TrainingError(f"checkpoint {path} has an unknown format {state.get('format')!r}")
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if aux_optimizer is not None and state["aux_optimizer"] is not None:
+            aux_optimizer.load_state_dict(state["aux_optimizer"])
+    except (RuntimeError, ValueError, KeyError) as error:
+        raise TrainingError(f"checkpoint {path} does not match this model: {error}") from error
+    rng = state["rng"]
+    if len(rng) == context.world_size:
+        _set_rng_state(rng[context.rank], context.device)
+    else:  # a different number of processes: a fresh, still deterministic, noise stream
+        torch.manual_seed(hash((state["step"], context.rank)) % 2**31)
+    return int(state["step"])
+
+
+def _rng_state(device: torch.device) -> dict[str, Tensor]:
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict[str, Tensor], device: torch.device) -> None:
+    torch.set_rng_state(state["cpu"].cpu())
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"].cpu(), device)
+
+
+# --- progress and logging ----------------------------------------------------------------------
+
+
+class _Logger:
+    """Averages metrics over ``log_every`` steps (and over processes), appends them to
+    train_log.jsonl and shows them in a rich progress bar (rank 0 only)."""
+
+    def __init__(
+        self, checkpoint_dir: Path | None, context: DistributedContext, config: TrainConfig,
+        total_steps: int, start_step: int,
+    ) -> None:
+        self.context = context
+        self.config = config
+        self.total_steps = total_steps
+        self.sums: dict[str, Tensor] = {}  # kept on the device until a window is written
+        self.count = 0
+        self.last_metrics: dict[str, float] = {}
+        self.window_started = time.monotonic()
+        self.path = checkpoint_dir / LOG_NAME if checkpoint_dir and context.is_main else None
+        self.file = None
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.file = self.path.open("a", encoding="utf-8")
+        self.progress = None
+        if context.is_main and config.progress:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.progress = Progress(
+                TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                TextColumn("{task.fields[metrics]}"),
+            )
+            self.task = self.progress.add_task("train", total=total_steps, completed=start_step, metrics="")
+            self.progress.start()
+
+    def record(self, step: int, lr: float, metrics: dict[str, Tensor], skipped: bool) -> None:
+        metrics = {**metrics, "skipped": torch.tensor(float(skipped))}
+        for key, value in metrics.items():  # non-finite values propagate: a visible warning
+            value = value.to(self.context.device, torch.float64)
+            self.sums[key] = self.sums[key] + value if key in self.sums else value
+        self.count += 1
+        if step % self.config.log_every == 0 or step == self.total_steps:
+            self.flush(step, lr)
+        elif self.progress is not None:
+            self.progress.update(self.task, completed=step)
+
+    def flush(self, step: int, lr: float) -> None:
+        """Write the current window (collective under DDP: every process must call it)."""
+        if self.count == 0:
+            return
+        keys = sorted(self.sums)
+        means = torch.stack([self.sums[k] for k in keys]) / self.count
+        means = distributed.all_reduce_mean(means, self.context).cpu()
+        self.last_metrics = dict(zip(keys, means.tolist()))
+        seconds = time.monotonic() - self.window_started
+        images = self.count * self.config.batch_size * self.context.world_size
+        entry = {"step": step, "lr": lr, **self.last_metrics, "images_per_second": images / max(seconds, 1e-9)}
+        if self.file is not None:
+            self.file.write(json.dumps(entry) + "\n")
+            self.file.flush()
+        if self.progress is not None:
+            self.progress.update(self.task, completed=step, metrics=_format_metrics(self.last_metrics))
+        self.sums, self.count, self.window_started = {}, 0, time.monotonic()
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+        if self.file is not None:
+            self.file.close()
+
+
+def _format_metrics(metrics: dict[str, float]) -> str:
+    shown = [("loss", "loss {:.4f}"), ("bpp", "bpp {:.3f}"), ("psnr", "PSNR {:.2f}"), ("aux", "aux {:.1f}")]
+    return "  ".join(fmt.format(metrics[key]) for key, fmt in shown if key in metrics)
