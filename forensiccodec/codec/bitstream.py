@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from forensiccodec.errors import BitstreamError
 from forensiccodec.images import ColorMode
@@ -18,7 +19,7 @@ from forensiccodec.images import ColorMode
 MAGIC = b"\x89FCC\r\n\x1a\n"
 FORMAT_MAJOR, FORMAT_MINOR = 1, 0
 
-FINGERPRINT_BYTES = 16
+FINGERPRINT_BYTES = 8  # zoo.fingerprint_from_sha256: the first 8 bytes of the sha256
 MAX_NAME_BYTES = 64
 MAX_PIXELS = 1 << 28  # 268 megapixels: beyond any image the encoder accepts by default
 MAX_CHANNELS = 1024
@@ -49,7 +50,17 @@ class FccHeader:
     bit_depth: int
     z_shape: tuple[int, int, int]  # (C, h, w)
     y_shape: tuple[int, int, int]  # (M, H, W)
-    adapters: bool = False  # encoder-side adapters were used
+    encoder_adapters: bool = False
+    # the version of the file read; write_fcc always writes the current version
+    version_major: int = field(default=FORMAT_MAJOR, compare=False)
+    version_minor: int = field(default=FORMAT_MINOR, compare=False)
+
+    def __post_init__(self) -> None:
+        # accept the mode as a plain int (as stored), keep it as the enum when it is one
+        if not isinstance(self.color_mode, ColorMode) and self.color_mode in ColorMode._value2member_map_:
+            object.__setattr__(self, "color_mode", ColorMode(self.color_mode))
+        object.__setattr__(self, "z_shape", tuple(self.z_shape))
+        object.__setattr__(self, "y_shape", tuple(self.y_shape))
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,11 @@ class FccFile:
     header: FccHeader
     z_stream: bytes
     y_stream: bytes
+
+    @classmethod
+    def build(cls, z_stream: bytes, y_stream: bytes, **header_fields: Any) -> FccFile:
+        """A file from the header's fields given as keywords, plus the two streams."""
+        return cls(FccHeader(**header_fields), bytes(z_stream), bytes(y_stream))
 
 
 def latent_shapes(
@@ -84,7 +100,7 @@ def write_fcc(fcc: FccFile) -> bytes:
         _FIXED.pack(
             FORMAT_MAJOR,
             FORMAT_MINOR,
-            _FLAG_ADAPTERS if header.adapters else 0,
+            _FLAG_ADAPTERS if header.encoder_adapters else 0,
             header.quality,
             header.lmbda,
             header.weights_fingerprint,
@@ -121,7 +137,7 @@ def read_fcc(data: bytes) -> FccFile:
             f"unsupported .fcc format version {major}.{minor} (this fcc reads {FORMAT_MAJOR}.x)"
         )
     fields = _FIXED.unpack(reader.take(_FIXED.size))
-    _, _, flags, quality, lmbda, fingerprint, width, height, mode, depth = fields[:10]
+    major, minor, flags, quality, lmbda, fingerprint, width, height, mode, depth = fields[:10]
     z_shape, y_shape, name_length = tuple(fields[10:13]), tuple(fields[13:16]), fields[16]
     raw_name = reader.take(name_length)
     reader.take(_U16.unpack(reader.take(_U16.size))[0])  # extension: skipped in 1.x
@@ -155,7 +171,9 @@ def read_fcc(data: bytes) -> FccFile:
         bit_depth=depth,
         z_shape=z_shape,
         y_shape=y_shape,
-        adapters=bool(flags & _FLAG_ADAPTERS),
+        encoder_adapters=bool(flags & _FLAG_ADAPTERS),
+        version_major=major,
+        version_minor=minor,
     )
     _check_header(header)
     return FccFile(header, z_stream, y_stream)

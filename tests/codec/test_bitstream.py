@@ -19,14 +19,14 @@ def make_header(**changes: object) -> bs.FccHeader:
         model_name="tic-small",
         quality=2,
         lmbda=0.03,
-        weights_fingerprint=bytes(range(16)),
+        weights_fingerprint=bytes(range(8)),
         width=768,
         height=500,
         color_mode=ColorMode.RGB_ALPHA_DROPPED,
         bit_depth=16,
         z_shape=z_shape,
         y_shape=y_shape,
-        adapters=True,
+        encoder_adapters=True,
     )
     return dataclasses.replace(header, **changes)
 
@@ -41,11 +41,22 @@ def with_crc(body: bytes) -> bytes:
 
 def test_round_trip() -> None:
     fcc = make_file()
-    assert bs.read_fcc(bs.write_fcc(fcc)) == fcc
+    read = bs.read_fcc(bs.write_fcc(fcc))
+    assert read == fcc
+    assert (read.header.version_major, read.header.version_minor) == (1, 0)
+    assert read.header.color_mode is ColorMode.RGB_ALPHA_DROPPED
+
+
+def test_build_takes_the_header_fields_as_keywords() -> None:
+    header = make_header()
+    fields = {f.name: getattr(header, f.name) for f in dataclasses.fields(header)}
+    fields["color_mode"] = int(header.color_mode)  # a plain int is accepted
+    fcc = bs.FccFile.build(z_stream=b"\x01\x02\x03\x04", y_stream=bytes(range(40)), **fields)
+    assert fcc == make_file()
 
 
 def test_round_trip_of_empty_streams_and_no_adapters() -> None:
-    fcc = bs.FccFile(make_header(adapters=False, color_mode=ColorMode.GRAY, bit_depth=8), b"", b"")
+    fcc = bs.FccFile(make_header(encoder_adapters=False, color_mode=ColorMode.GRAY, bit_depth=8), b"", b"")
     assert bs.read_fcc(bs.write_fcc(fcc)) == fcc
 
 
@@ -55,10 +66,10 @@ def test_layout_matches_the_spec() -> None:
     assert data[:8] == b"\x89FCC\r\n\x1a\n"
     assert data[8:12] == bytes([1, 0, 1, 2])  # version 1.0, adapters flag, quality 2
     assert struct.unpack_from("<d", data, 12)[0] == 0.03
-    assert data[20:36] == bytes(range(16))
-    assert struct.unpack_from("<IIBB3H3HB", data, 36) == (768, 500, 2, 16, 128, 8, 12, 192, 32, 48, len(name))
-    assert data[59 : 59 + len(name)] == name
-    assert len(data) == 73 + len(name) + 4 + 40
+    assert data[20:28] == bytes(range(8))
+    assert struct.unpack_from("<IIBB3H3HB", data, 28) == (768, 500, 2, 16, 128, 8, 12, 192, 32, 48, len(name))
+    assert data[51 : 51 + len(name)] == name
+    assert len(data) == 65 + len(name) + 4 + 40
     assert struct.unpack_from("<I", data, len(data) - 4)[0] == zlib.crc32(data[:-4])
 
 
@@ -84,12 +95,13 @@ def test_unknown_major_version_is_refused_and_minor_versions_are_read() -> None:
     with pytest.raises(BitstreamError, match=r"unsupported \.fcc format version 2\.0 \(this fcc reads 1\.x\)"):
         bs.read_fcc(with_crc(bytes(data[:-4])))
     data[8], data[9] = 1, 7
-    assert bs.read_fcc(with_crc(bytes(data[:-4]))).header == make_header()
+    header = bs.read_fcc(with_crc(bytes(data[:-4]))).header
+    assert header == make_header() and header.version_minor == 7
 
 
 def test_a_later_minor_version_extension_is_skipped() -> None:
     data = bs.write_fcc(make_file())
-    extension_at = 59 + len(b"tic-small")
+    extension_at = 51 + len(b"tic-small")
     extension = b"future header data"
     body = (
         data[:9] + b"\x03" + data[10:extension_at]
@@ -123,20 +135,20 @@ def test_flipped_bits_fail_the_crc(position: int) -> None:
     "offset, value, message",
     [
         (10, 0x02, "unknown flags"),
-        (44, 9, "color mode"),
-        (45, 12, "bit depth"),
-        (36, 0, "image size"),
-        (52, 0, "channel count"),
-        (48, 9, "does not match"),
-        (59, 0xFF, "not UTF-8"),
-        (59, 0x07, "not printable"),
+        (36, 9, "color mode"),
+        (37, 12, "bit depth"),
+        (28, 0, "image size"),
+        (44, 0, "channel count"),
+        (40, 9, "does not match"),
+        (51, 0xFF, "not UTF-8"),
+        (51, 0x07, "not printable"),
     ],
 )
 def test_inconsistent_fields_are_refused(offset: int, value: int, message: str) -> None:
     data = bytearray(bs.write_fcc(make_file()))
-    if offset == 36:
-        data[36:40] = bytes(4)
-    elif offset in (48, 52):
+    if offset == 28:
+        data[28:32] = bytes(4)
+    elif offset in (40, 44):
         data[offset : offset + 2] = struct.pack("<H", value)
     else:
         data[offset] = value
@@ -146,7 +158,7 @@ def test_inconsistent_fields_are_refused(offset: int, value: int, message: str) 
 
 def test_absurd_image_size_is_refused_before_anything_is_allocated() -> None:
     data = bytearray(bs.write_fcc(make_file()))
-    data[36:44] = struct.pack("<II", 100_000, 100_000)
+    data[28:36] = struct.pack("<II", 100_000, 100_000)
     with pytest.raises(BitstreamError, match="too large"):
         bs.read_fcc(with_crc(bytes(data[:-4])))
 

@@ -26,7 +26,7 @@ def valid_file() -> bytes:
         model_name="tic-tiny",
         quality=1,
         lmbda=0.02,
-        weights_fingerprint=b"\xaa" * 16,
+        weights_fingerprint=b"\xaa" * 8,
         width=130,
         height=70,
         color_mode=ColorMode.GRAY,
