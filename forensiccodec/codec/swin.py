@@ -1,0 +1,350 @@
+"""Swin Transformer pieces of TIC: window attention, the Swin block and the RSTB.
+
+State-dict names and numerics follow TransTIC's `layers.py` (itself SwinIR/Swin), with
+two differences that let one model run on any feature-map size:
+
+* Each block's window and shift are fixed at construction from a *nominal* feature-map
+  size (what upstream computes for a 256x256 input), so h_a3/h_s0 keep shift 0 forever.
+  At run time the map (after norm1) is zero-padded to whole windows; padded keys are
+  masked out so they never influence real tokens, and the result is cropped back.
+* The shifted-window masks are not buffers. Upstream registers an `attn_mask` buffer sized
+  for its construction resolution, an artefact that is useless at other sizes; here masks
+  are built per (feature-map size, device, dtype) and cached, so `state_dict()` is the
+  upstream one minus the `attn_mask` keys (`tic.from_transtic_state_dict` drops them).
+
+Two attention implementations compute the same function: "sdpa" (fused
+`scaled_dot_product_attention`, cached masks and bias) and "reference" (the plain
+softmax(q k^T * scale + bias + mask) v of upstream, recomputing masks on every call, as
+upstream does at non-construction sizes). The reference path is kept for benchmarks/tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from forensiccodec.errors import UsageError
+
+AttentionImpl = Literal["sdpa", "reference"]
+ATTENTION_IMPLS: tuple[str, ...] = ("sdpa", "reference")
+
+# Upstream's value between different regions of a shifted window.
+SHIFT_MASK_VALUE = -100.0
+# Far below any real logit, yet finite in float16 so fully padded windows give no NaN.
+PAD_MASK_VALUE = -1.0e4
+# Masks of this many feature-map sizes are kept per block (training uses one crop size).
+_MASK_CACHE_SIZE = 8
+
+
+def check_attention_impl(impl: str) -> str:
+    """Return `impl` if it names an attention implementation, else raise `UsageError`."""
+    if impl not in ATTENTION_IMPLS:
+        raise UsageError(f"unknown attention implementation {impl!r}; choose one of: {', '.join(ATTENTION_IMPLS)}")
+    return impl
+
+
+def nominal_window_and_shift(resolution: int, window_size: int, block_index: int) -> tuple[int, int]:
+    """Window and shift of block `block_index` built for a `resolution`-sized square map.
+
+    Swin's rule: a map no larger than the window is one window and never shifted;
+    otherwise odd-indexed blocks shift by half a window.
+    """
+    if resolution <= window_size:
+        return resolution, 0
+    return window_size, (window_size // 2 if block_index % 2 else 0)
+
+
+def relative_position_index(window_size: int) -> Tensor:
+    """Swin's (ws², ws²) int64 table mapping a token pair to a row of the bias table."""
+    coords = torch.stack(torch.meshgrid(torch.arange(window_size), torch.arange(window_size), indexing="ij"))
+    coords = coords.flatten(1)  # 2, ws²
+    relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window_size - 1)
+    return relative[:, :, 0] * (2 * window_size - 1) + relative[:, :, 1]
+
+
+def window_partition(x: Tensor, window_size: int) -> Tensor:
+    """(B, H, W, C) -> (B * nW, ws², C), windows in row-major order."""
+    b, h, w, c = x.shape
+    x = x.view(b, h // window_size, window_size, w // window_size, window_size, c)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, window_size * window_size, c)
+
+
+def window_merge(windows: Tensor, window_size: int, height: int, width: int) -> Tensor:
+    """Inverse of `window_partition`: (B * nW, ws², C) -> (B, H, W, C)."""
+    c = windows.shape[-1]
+    x = windows.view(-1, height // window_size, width // window_size, window_size, window_size, c)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, height, width, c)
+
+
+def attention_mask(
+    height: int,
+    width: int,
+    window_size: int,
+    shift_size: int,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> Tensor | None:
+    """Additive (nW, ws², ws²) mask for a height x width map, or None when nothing is masked.
+
+    The map is padded to whole windows, then rolled by -shift. Tokens of different shift
+    regions get `SHIFT_MASK_VALUE` (Swin's mask, computed on the padded size) and padded
+    keys get `PAD_MASK_VALUE` on top.
+    """
+    padded_h = -(-height // window_size) * window_size
+    padded_w = -(-width // window_size) * window_size
+    if shift_size == 0 and (padded_h, padded_w) == (height, width):
+        return None
+    mask = torch.zeros(padded_h * padded_w // window_size**2, window_size**2, window_size**2, dtype=dtype)
+    if shift_size > 0:
+        regions = torch.zeros(1, padded_h, padded_w, 1)
+        bands = (slice(0, -window_size), slice(-window_size, -shift_size), slice(-shift_size, None))
+        for label, (rows, cols) in enumerate((r, c) for r in bands for c in bands):
+            regions[:, rows, cols, :] = label
+        region_windows = window_partition(regions, window_size).squeeze(-1)  # nW, ws²
+        different = region_windows.unsqueeze(1) != region_windows.unsqueeze(2)
+        mask.masked_fill_(different, SHIFT_MASK_VALUE)
+    if (padded_h, padded_w) != (height, width):
+        valid = torch.zeros(1, padded_h, padded_w, 1)
+        valid[:, :height, :width, :] = 1.0
+        valid = torch.roll(valid, shifts=(-shift_size, -shift_size), dims=(1, 2))
+        padded_keys = window_partition(valid, window_size).squeeze(-1) == 0  # nW, ws²
+        mask = mask + padded_keys.unsqueeze(1).to(dtype) * PAD_MASK_VALUE
+    return mask.to(device)
+
+
+def drop_path(x: Tensor, rate: float, training: bool) -> Tensor:
+    """Stochastic depth: drop the whole residual branch per sample."""
+    if rate == 0.0 or not training:
+        return x
+    keep = 1.0 - rate
+    shape = (x.shape[0],) + (1,) * (x.ndim - 1)
+    return x * x.new_empty(shape).bernoulli_(keep) / keep
+
+
+class WindowAttention(nn.Module):
+    """Multi-head self-attention inside windows with a learned relative position bias."""
+
+    def __init__(
+        self, dim: int, window_size: int, num_heads: int, qkv_bias: bool = True, attention_impl: str = "sdpa"
+    ) -> None:
+        super().__init__()
+        if dim % num_heads:
+            raise UsageError(f"{num_heads} attention heads do not divide a width of {dim}")
+        self.dim = dim
+        self.window_size = window_size
+        self.num_heads = num_heads
+        self.scale = (dim // num_heads) ** -0.5
+        self.attention_impl = check_attention_impl(attention_impl)
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window_size - 1) ** 2, num_heads))
+        self.register_buffer("relative_position_index", relative_position_index(window_size))
+        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+        # (table object, its version, inference mode, bias): one entry, see relative_position_bias.
+        self._bias_cache: tuple[Tensor, int, bool, Tensor] | None = None
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+        for linear in (self.qkv, self.proj):
+            nn.init.trunc_normal_(linear.weight, std=0.02)
+            if linear.bias is not None:
+                nn.init.zeros_(linear.bias)
+
+    def relative_position_bias(self) -> Tensor:
+        """(heads, ws², ws²) bias; cached on the fast path while no gradient flows to it.
+
+        The cache holds the table object itself and its version counter, so in-place
+        updates (optimiser steps, load_state_dict) and substituted tables (functional_call)
+        both miss; `_apply` (device/dtype moves) clears it.
+        """
+        table = self.relative_position_bias_table
+        # Inference tensors (e.g. tables cast inside inference_mode) have no version counter.
+        cacheable = (
+            self.attention_impl == "sdpa"
+            and not table.is_inference()
+            and not (torch.is_grad_enabled() and table.requires_grad)
+        )
+        inference = torch.is_inference_mode_enabled()
+        hit = self._bias_cache
+        if cacheable and hit is not None and hit[0] is table and hit[1] == table._version and hit[2] == inference:
+            return hit[3]
+        tokens = self.window_size**2
+        bias = table[self.relative_position_index.view(-1)].view(tokens, tokens, -1).permute(2, 0, 1).contiguous()
+        self._bias_cache = (table, table._version, inference, bias) if cacheable else None
+        return bias
+
+    def _apply(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self._bias_cache = None
+        return super()._apply(fn, *args, **kwargs)
+
+    def forward(self, windows: Tensor, mask: Tensor | None = None) -> Tensor:
+        """windows: (B * nW, ws², C); mask: additive (nW, ws², ws²) or None."""
+        batch_windows, tokens, channels = windows.shape
+        heads = self.num_heads
+        qkv = self.qkv(windows).reshape(batch_windows, tokens, 3, heads, channels // heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B * nW, heads, ws², head_dim)
+        bias = self.relative_position_bias()
+        if self.attention_impl == "reference":
+            out = self._reference_attention(q, k, v, bias, mask)
+        else:
+            out = self._sdpa_attention(q, k, v, bias, mask)
+        return self.proj(out.transpose(1, 2).reshape(batch_windows, tokens, channels))
+
+    def _reference_attention(self, q: Tensor, k: Tensor, v: Tensor, bias: Tensor, mask: Tensor | None) -> Tensor:
+        logits = (q * self.scale) @ k.transpose(-2, -1) + bias.unsqueeze(0)
+        if mask is not None:
+            n_windows, heads, tokens = mask.shape[0], self.num_heads, q.shape[2]
+            logits = logits.view(-1, n_windows, heads, tokens, tokens) + mask.unsqueeze(1).unsqueeze(0)
+            logits = logits.view(-1, heads, tokens, tokens)
+        return logits.softmax(dim=-1) @ v
+
+    def _sdpa_attention(self, q: Tensor, k: Tensor, v: Tensor, bias: Tensor, mask: Tensor | None) -> Tensor:
+        # CPU SDPA takes its fused kernel only for 4-D inputs and a 4-D mask (stride-0
+        # expansions are fine); a 3-D or 5-D mask falls back to a much slower path.
+        batch_windows, heads, tokens, head_dim = q.shape
+        if mask is None:
+            additive = bias.expand(batch_windows, heads, tokens, tokens)
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=additive, scale=self.scale)
+        n_windows = mask.shape[0]
+        additive = bias.unsqueeze(0) + mask.unsqueeze(1)  # nW, heads, ws², ws²
+        if batch_windows == n_windows:
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=additive, scale=self.scale)
+        # Batch > 1: fold windows into the head axis so one mask copy serves every image.
+        shape = (-1, n_windows * heads, tokens, head_dim)
+        additive = additive.view(1, n_windows * heads, tokens, tokens).expand(q.shape[0] // n_windows, -1, -1, -1)
+        out = F.scaled_dot_product_attention(
+            q.reshape(shape), k.reshape(shape), v.reshape(shape), attn_mask=additive, scale=self.scale
+        )
+        return out.view(batch_windows, heads, tokens, head_dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, window_size={self.window_size}, num_heads={self.num_heads}, impl={self.attention_impl}"
+
+
+class Mlp(nn.Module):
+    """Linear, exact GELU, linear."""
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, dim)
+        for linear in (self.fc1, self.fc2):
+            nn.init.trunc_normal_(linear.weight, std=0.02)
+            nn.init.zeros_(linear.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class SwinBlock(nn.Module):
+    """x = x + WMSA(LN1(x)); x = x + MLP(LN2(x)), on channel-last maps (B, H, W, C)."""
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        window_size: int,
+        shift_size: int,
+        mlp_ratio: float = 2.0,
+        drop_path_rate: float = 0.0,
+        attention_impl: str = "sdpa",
+    ) -> None:
+        super().__init__()
+        if not 0 <= shift_size < window_size:
+            raise ValueError("shift_size must be in [0, window_size)")
+        self.window_size = window_size
+        self.shift_size = shift_size
+        self.drop_path_rate = drop_path_rate
+        self.norm1 = nn.LayerNorm(dim, eps=1e-5)
+        self.attn = WindowAttention(dim, window_size, num_heads, attention_impl=attention_impl)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-5)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self._mask_cache: dict[tuple, Tensor | None] = {}
+
+    def _mask(self, height: int, width: int, like: Tensor) -> Tensor | None:
+        """The additive mask for this map size; cached unless on the reference path."""
+        if self.attn.attention_impl == "reference":
+            return attention_mask(height, width, self.window_size, self.shift_size, like.dtype, like.device)
+        key = (height, width, like.device, like.dtype, torch.is_inference_mode_enabled())
+        if key not in self._mask_cache:
+            if len(self._mask_cache) >= _MASK_CACHE_SIZE:
+                self._mask_cache.pop(next(iter(self._mask_cache)))
+            self._mask_cache[key] = attention_mask(
+                height, width, self.window_size, self.shift_size, like.dtype, like.device
+            )
+        return self._mask_cache[key]
+
+    def forward(self, x: Tensor) -> Tensor:
+        _, height, width, _ = x.shape
+        ws, shift = self.window_size, self.shift_size
+        padded_h, padded_w = -(-height // ws) * ws, -(-width // ws) * ws
+        h = self.norm1(x)
+        if (padded_h, padded_w) != (height, width):
+            h = F.pad(h, (0, 0, 0, padded_w - width, 0, padded_h - height))
+        if shift:
+            h = torch.roll(h, shifts=(-shift, -shift), dims=(1, 2))
+        h = self.attn(window_partition(h, ws), self._mask(height, width, h))
+        h = window_merge(h, ws, padded_h, padded_w)
+        if shift:
+            h = torch.roll(h, shifts=(shift, shift), dims=(1, 2))
+        if (padded_h, padded_w) != (height, width):
+            h = h[:, :height, :width, :]
+        x = x + drop_path(h, self.drop_path_rate, self.training)
+        return x + drop_path(self.mlp(self.norm2(x)), self.drop_path_rate, self.training)
+
+    def extra_repr(self) -> str:
+        return f"window_size={self.window_size}, shift_size={self.shift_size}"
+
+
+class SwinLayer(nn.Module):
+    """A run of Swin blocks (upstream's `BasicLayer`; it holds the `blocks` list)."""
+
+    def __init__(self, blocks: Sequence[SwinBlock]) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+
+    def forward(self, x: Tensor) -> Tensor:
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
+class RSTB(nn.Module):
+    """Residual Swin Transformer block of TIC: out = blocks(x) + x on (B, C, H, W) maps.
+
+    `nominal_resolution` is the square feature-map size this stage has for a 256x256
+    input; it fixes each block's window and shift as upstream does (see module docstring).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        depth: int,
+        num_heads: int,
+        window_size: int,
+        nominal_resolution: int,
+        mlp_ratio: float = 2.0,
+        drop_path_rates: Sequence[float] | None = None,
+        attention_impl: str = "sdpa",
+    ) -> None:
+        super().__init__()
+        rates = list(drop_path_rates) if drop_path_rates is not None else [0.0] * depth
+        blocks = []
+        for index in range(depth):
+            window, shift = nominal_window_and_shift(nominal_resolution, window_size, index)
+            blocks.append(SwinBlock(dim, num_heads, window, shift, mlp_ratio, rates[index], attention_impl))
+        self.residual_group = SwinLayer(blocks)
+
+    def forward(self, x: Tensor) -> Tensor:
+        tokens = self.residual_group(x.permute(0, 2, 3, 1))
+        return tokens.permute(0, 3, 1, 2) + x
+
+
+def set_attention_impl(module: nn.Module, impl: str) -> None:
+    """Switch every window attention inside `module` to `impl` ("sdpa" or "reference")."""
+    check_attention_impl(impl)
+    for child in module.modules():
+        if isinstance(child, WindowAttention):
+            child.attention_impl = impl
