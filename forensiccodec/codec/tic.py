@@ -1,0 +1,168 @@
+"""TIC: the Swin-based hyperprior codec of TransTIC (`TIC_hp`), for any size multiple of 64.
+
+Module names and registration order are upstream's (g_a, h_a, h_s, entropy_bottleneck,
+gaussian_conditional, g_s), so `state_dict()` lists TransTIC's keys in TransTIC's order,
+minus the `attn_mask` buffers that `swin.py` replaces with per-size cached masks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor, nn
+
+from forensiccodec.codec.config import TICConfig
+from forensiccodec.codec.entropy_models import FactorizedPrior, GaussianConditional, rename_compressai_entropy_keys
+from forensiccodec.codec.swin import RSTB, set_attention_impl
+from forensiccodec.errors import UsageError
+
+# The input size upstream builds its Swin blocks for; it fixes every block's window and shift.
+NOMINAL_INPUT_SIZE = 256
+# Total downsampling of the hyperprior path: inputs must be multiples of this.
+SIZE_MULTIPLE = 64
+# Upstream's stochastic-depth rates run linearly from 0 to this over the 6 stages.
+DROP_PATH_RATE = 0.1
+
+
+def conv(in_channels: int, out_channels: int, kernel_size: int) -> nn.Conv2d:
+    """Stride-2 convolution that halves the size."""
+    return nn.Conv2d(in_channels, out_channels, kernel_size, stride=2, padding=kernel_size // 2)
+
+
+def deconv(in_channels: int, out_channels: int, kernel_size: int) -> nn.ConvTranspose2d:
+    """Stride-2 transposed convolution that doubles the size."""
+    return nn.ConvTranspose2d(
+        in_channels, out_channels, kernel_size, stride=2, padding=kernel_size // 2, output_padding=1
+    )
+
+
+def from_transtic_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """A TransTIC `TIC_hp` state dict in this model's naming.
+
+    Strips a leading `module.` (DataParallel checkpoints), drops the `attn_mask` buffers
+    (masks depend on the feature-map size and are computed at run time here) and maps
+    compressai >= 1.2.7 entropy-bottleneck names to the legacy ones.
+    """
+    keys = list(state_dict)
+    strip = len("module.") if keys and all(k.startswith("module.") for k in keys) else 0
+    kept = {k[strip:]: v for k, v in state_dict.items() if not k.endswith(".attn_mask")}
+    return rename_compressai_entropy_keys(kept)
+
+
+def _run_in_dtype(module: nn.Module, x: Tensor, dtype: torch.dtype) -> Tensor:
+    """module(x) with its floating parameters and buffers cast to dtype, module left as is."""
+    tensors = {name: p.to(dtype) for name, p in module.named_parameters()}
+    tensors.update(
+        {name: b.to(dtype) if b.is_floating_point() else b for name, b in module.named_buffers()}
+    )
+    return torch.func.functional_call(module, tensors, (x.to(dtype),))
+
+
+class TIC(nn.Module):
+    """g_a/g_s analysis-synthesis transforms with an h_a/h_s hyperprior, built from a TICConfig."""
+
+    def __init__(self, config: TICConfig, attention_impl: str = "sdpa") -> None:
+        super().__init__()
+        self.config = config
+        N, M = config.N, config.M
+        ws, hws = config.window_size, config.hyper_window_size
+        depths, heads = config.depths, config.num_heads
+        rates = torch.linspace(0, DROP_PATH_RATE, sum(depths)).tolist()
+
+        def stage(index: int, dim: int, window: int, downsampling: int, reverse: bool = False) -> RSTB:
+            d, h = (depths[::-1], heads[::-1]) if reverse else (depths, heads)
+            start = sum(d[:index])
+            return RSTB(
+                dim, d[index], h[index], window, NOMINAL_INPUT_SIZE // downsampling,
+                config.mlp_ratio, rates[start:start + d[index]], attention_impl,
+            )  # fmt: skip
+
+        self.g_a0 = conv(3, N, 5)
+        self.g_a1 = stage(0, N, ws, 2)
+        self.g_a2 = conv(N, N, 3)
+        self.g_a3 = stage(1, N, ws, 4)
+        self.g_a4 = conv(N, N, 3)
+        self.g_a5 = stage(2, N, ws, 8)
+        self.g_a6 = conv(N, M, 3)
+        self.g_a7 = stage(3, M, ws, 16)
+
+        self.h_a0 = conv(M, N, 3)
+        self.h_a1 = stage(4, N, hws, 32)
+        self.h_a2 = conv(N, N, 3)
+        self.h_a3 = stage(5, N, hws, 64)
+
+        self.h_s0 = stage(0, N, hws, 64, reverse=True)
+        self.h_s1 = deconv(N, N, 3)
+        self.h_s2 = stage(1, N, hws, 32, reverse=True)
+        self.h_s3 = deconv(N, 2 * M, 3)
+
+        self.entropy_bottleneck = FactorizedPrior(N)
+        self.gaussian_conditional = GaussianConditional()
+
+        self.g_s0 = stage(2, M, ws, 16, reverse=True)
+        self.g_s1 = deconv(M, N, 3)
+        self.g_s2 = stage(3, N, ws, 8, reverse=True)
+        self.g_s3 = deconv(N, N, 3)
+        self.g_s4 = stage(4, N, ws, 4, reverse=True)
+        self.g_s5 = deconv(N, N, 3)
+        self.g_s6 = stage(5, N, ws, 2, reverse=True)
+        self.g_s7 = deconv(N, 3, 5)
+
+    def _layers(self, prefix: str, count: int) -> list[nn.Module]:
+        return [getattr(self, f"{prefix}{i}") for i in range(count)]
+
+    def analysis(self, x: Tensor) -> Tensor:
+        """g_a: image (B, 3, H, W), H and W multiples of 64 -> y (B, M, H/16, W/16)."""
+        height, width = x.shape[-2:]
+        if height % SIZE_MULTIPLE or width % SIZE_MULTIPLE:
+            raise UsageError(f"TIC needs sizes that are multiples of {SIZE_MULTIPLE}, got {height}x{width}")
+        for layer in self._layers("g_a", 8):
+            x = layer(x)
+        return x
+
+    def hyper_analysis(self, y: Tensor) -> Tensor:
+        """h_a: y -> z (B, N, H/64, W/64)."""
+        for layer in self._layers("h_a", 4):
+            y = layer(y)
+        return y
+
+    def hyper_synthesis(self, z_hat: Tensor, dtype: torch.dtype | None = torch.float64) -> tuple[Tensor, Tensor]:
+        """h_s: z_hat -> (scales, means), each (B, M, H/16, W/16), computed in `dtype`.
+
+        float64 (the default) makes the scales, and so the entropy coder's scale indices,
+        reproducible across machines; the module's own weights are not converted.
+        None runs in the model's own precision (training).
+        """
+        params = z_hat
+        for layer in self._layers("h_s", 4):
+            params = layer(params) if dtype is None else _run_in_dtype(layer, params, dtype)
+        scales, means = params.chunk(2, dim=1)
+        return scales, means
+
+    def synthesis(self, y_hat: Tensor) -> Tensor:
+        """g_s: y_hat -> x_hat (B, 3, H, W), not clamped."""
+        for layer in self._layers("g_s", 8):
+            y_hat = layer(y_hat)
+        return y_hat
+
+    def forward(self, x: Tensor) -> dict[str, Tensor | dict[str, Tensor]]:
+        """Training/evaluation pass: noisy latents in training mode, rounded ones in eval."""
+        y = self.analysis(x)
+        z = self.hyper_analysis(y)
+        z_hat, z_likelihoods = self.entropy_bottleneck(z, training=self.training)
+        scales, means = self.hyper_synthesis(z_hat, dtype=None)
+        y_hat, y_likelihoods = self.gaussian_conditional(y, scales, means, training=self.training)
+        return {"x_hat": self.synthesis(y_hat), "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
+
+    def aux_loss(self) -> Tensor:
+        """The entropy bottleneck's quantile loss (optimised separately in training)."""
+        return self.entropy_bottleneck.aux_loss()
+
+    def set_attention_impl(self, impl: str) -> None:
+        """Use "sdpa" (fast) or "reference" window attention everywhere."""
+        set_attention_impl(self, impl)
+
+    def load_state_dict(self, state_dict: Mapping[str, Tensor], strict: bool = True, assign: bool = False):  # type: ignore[override]
+        """Strict loading that also takes TransTIC checkpoints (see `from_transtic_state_dict`)."""
+        return super().load_state_dict(from_transtic_state_dict(state_dict), strict=strict, assign=assign)
