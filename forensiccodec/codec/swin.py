@@ -216,7 +216,7 @@ class WindowAttention(nn.Module):
         out = F.scaled_dot_product_attention(
             q.reshape(shape), k.reshape(shape), v.reshape(shape), attn_mask=additive, scale=self.scale
         )
-        return out.view(batch_windows, heads, tokens, head_dim)
+        return out.reshape(batch_windows, heads, tokens, head_dim)  # CUDA kernels may return it non-contiguous
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, window_size={self.window_size}, num_heads={self.num_heads}, impl={self.attention_impl}"
