@@ -78,7 +78,8 @@ class PatchDetector(nn.Module):
             for start in range(0, n_patches, self.chunk_size):
                 chunk = positions[start:start + self.chunk_size]
                 patches = P.normalize(P.extract_patches(prepared, chunk, self.patch_size))
-                logits = self.backbone(patches)
+                # Channels-last inputs take oneDNN's faster depthwise kernels on CPU.
+                logits = self.backbone(patches.contiguous(memory_format=torch.channels_last))
                 scores[start:start + len(chunk)] = logits[:, SYNTHETIC_CLASS].float().cpu()
         finally:
             self.backbone.train(was_training)

@@ -29,10 +29,12 @@ def test_forward_gives_two_logits_and_features_end_with_the_head(name):
     assert sizes == sorted(sizes, reverse=True)
 
 
-def test_small_keeps_full_resolution_at_the_stem():
-    model = build_backbone("small")
-    assert model.efficientnet._conv_stem.stride == (1, 1)
-    assert model.forward_features(torch.randn(1, 3, 96, 96))[0].shape[-1] == 96
+@pytest.mark.parametrize("name", ["paper", "small", "tiny"])
+def test_stems_have_room_for_every_pixel(name):
+    # A stride-s stem needs at least 3*s*s channels to pass every pixel of its input on.
+    stem = build_backbone(name).efficientnet._conv_stem
+    assert stem.out_channels >= 3 * stem.stride[0] * stem.stride[1]
+    assert stem.kernel_size[0] >= stem.stride[0]
 
 
 def test_paper_is_efficientnet_b4_with_a_two_class_head():
