@@ -8,10 +8,12 @@ fixed, and the weights registered, by ``--export`` at the end (rank 0 only).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import click
+import torch
 from safetensors.torch import load_file, save_file
 
 from ..codec.config import get_config
@@ -23,6 +25,7 @@ from .distributed import cleanup_distributed, setup_distributed
 from .loop import TrainConfig, train_codec
 from .rate_distortion import RateDistortionLoss
 
+CUDA_CPU_THREADS = 4
 ITEMS_PER_EPOCH = 1024  # random crops per "epoch" of the crop dataset; only sets the sampler's period
 
 
@@ -79,6 +82,10 @@ def train_codec_command(
     config = get_config(config_name)
     folder = training_folder(Path(data))
     context = setup_distributed(device or "auto")
+    if context.device.type == "cuda" and "OMP_NUM_THREADS" not in os.environ:
+        # Several GPU processes each spawning one CPU thread per core starved the GPU (measured:
+        # 0.7 steps/s with the default threads, 4.6 steps/s with 4 threads per process, H200).
+        torch.set_num_threads(CUDA_CPU_THREADS)
     try:
         model = TIC(config)
         if init_from is not None and not resume:
