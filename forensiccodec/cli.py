@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -35,7 +36,7 @@ DECODE_HELP = """Decode .fcc files to PNG images of the original size, mode and 
 
 
 def _fail(error: FccError) -> None:
-    stderr.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+    stderr.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
     sys.exit(error.exit_code)
 
 
@@ -82,10 +83,15 @@ def _run_batch(
     *,
     as_json: bool,
     describe: str,
+    render: Callable[[list[Any]], None] | None = None,
 ) -> list[tuple[Path, Any]]:
-    """Run work() on every file with a progress bar; collect results and per-file errors."""
+    """Run work() on every file with a progress bar; report per-file errors, then render the results.
+
+    The results of the files that worked are shown even when others failed. The exit code is the
+    failures' own (e.g. 3 for a corrupt stream) when they all share one, else 1.
+    """
     results: list[tuple[Path, Any]] = []
-    failures = [(path, message) for path, message in problems]
+    failures = [(path, message, 1) for path, message in problems]
     show_progress = len(files) > 1 and not as_json and stderr.is_terminal
     with Progress(
         TextColumn("{task.description}"),
@@ -98,24 +104,26 @@ def _run_batch(
     ) as progress:
         task = progress.add_task(describe, total=len(files))
         for path in files:
-            progress.update(task, description=f"{describe} {path.name}")
+            progress.update(task, description=f"{describe} {escape(path.name)}")
             try:
                 results.append((path, work(path)))
             except FccError as error:
-                failures.append((path, str(error)))
+                failures.append((path, str(error), error.exit_code))
             progress.advance(task)
-    for path, message in failures:
+    for path, message, _ in failures:
         text = message if message.startswith(str(path)) else f"{path}: {message}"
-        stderr.print(f"[red]error:[/red] {text}", highlight=False, soft_wrap=True)
+        stderr.print(f"[red]error:[/red] {escape(text)}", highlight=False, soft_wrap=True)
     if not files and not failures:
         raise UsageError("no input files")
-    results_failed = len(failures)
     if as_json:
         payload = [r.to_json() if hasattr(r, "to_json") else r for _, r in results]
-        payload += [{"input": str(p), "error": m} for p, m in failures]
+        payload += [{"input": str(p), "error": m} for p, m, _ in failures]
         click.echo(json.dumps(payload, indent=2))
-    if results_failed:
-        sys.exit(1)
+    elif render is not None and results:
+        render([r for _, r in results])
+    if failures:
+        codes = {code for _, _, code in failures}
+        sys.exit(codes.pop() if len(codes) == 1 else 1)
     return results
 
 
@@ -155,18 +163,20 @@ def encode(inputs, output, lmbda, quality, config_name, adapters, force, recursi
     if output is not None and many:
         output.mkdir(parents=True, exist_ok=True)
     codec = CodecStore(weights_dir).get(config_name, point.quality)
-    results = _run_batch(
+
+    def render(reports: list[Any]) -> None:
+        table = Table("input", "output", "size", "bytes", "bpp", "est. bpp", "seconds")
+        for r in reports:
+            table.add_row(escape(r.input), escape(r.output), f"{r.width}x{r.height}", str(r.file_bytes), f"{r.bpp:.4f}", f"{r.estimated_bpp:.4f}", f"{r.seconds:.2f}")
+            for note in r.notes:
+                stderr.print(f"[yellow]note:[/yellow] {escape(r.input)}: {escape(note)}", highlight=False, soft_wrap=True)
+        stdout.print(table)
+
+    _run_batch(
         files, problems,
         lambda path: encode_file(codec, path, _output_for(path, output, many, None, ".fcc"), overwrite=force, adapters=adapters),
-        as_json=as_json, describe="encoding",
+        as_json=as_json, describe="encoding", render=render,
     )
-    if not as_json:
-        table = Table("input", "output", "size", "bytes", "bpp", "est. bpp", "seconds")
-        for _, r in results:
-            table.add_row(r.input, r.output, f"{r.width}x{r.height}", str(r.file_bytes), f"{r.bpp:.4f}", f"{r.estimated_bpp:.4f}", f"{r.seconds:.2f}")
-            for note in r.notes:
-                stderr.print(f"[yellow]note:[/yellow] {r.input}: {note}")
-        stdout.print(table)
 
 
 @main.command(help=DECODE_HELP)
@@ -186,18 +196,20 @@ def decode(inputs, output, adapters, force, recursive, as_json, weights_dir) -> 
         output.mkdir(parents=True, exist_ok=True)
     store = CodecStore(weights_dir)
     tag = "forensic" if adapters == "forensic" else "decoded"
-    results = _run_batch(
+
+    def render(reports: list[Any]) -> None:
+        table = Table("input", "output", "size", "bpp", "adapters", "seconds")
+        for r in reports:
+            table.add_row(escape(r.input), escape(r.output), f"{r.width}x{r.height}", f"{r.bpp:.4f}", r.adapters, f"{r.seconds:.2f}")
+            for note in r.notes:
+                stderr.print(f"[yellow]note:[/yellow] {escape(r.input)}: {escape(note)}", highlight=False, soft_wrap=True)
+        stdout.print(table)
+
+    _run_batch(
         files, problems,
         lambda path: decode_file(store, path, _output_for(path, output, many, tag, ".png"), overwrite=force, adapters=adapters),
-        as_json=as_json, describe="decoding",
+        as_json=as_json, describe="decoding", render=render,
     )
-    if not as_json:
-        table = Table("input", "output", "size", "bpp", "adapters", "seconds")
-        for _, r in results:
-            table.add_row(r.input, r.output, f"{r.width}x{r.height}", f"{r.bpp:.4f}", r.adapters, f"{r.seconds:.2f}")
-            for note in r.notes:
-                stderr.print(f"[yellow]note:[/yellow] {r.input}: {note}")
-        stdout.print(table)
 
 
 @main.command()
@@ -208,14 +220,16 @@ def info(inputs, as_json) -> None:
     from .api import file_info
 
     files, problems = _expand(inputs, FCC_EXTENSIONS, False)
-    results = _run_batch(files, problems, file_info, as_json=as_json, describe="reading")
-    if not as_json:
-        for _, fields in results:
-            table = Table("field", "value", title=fields["file"], title_justify="left")
+
+    def render(all_fields: list[dict[str, Any]]) -> None:
+        for fields in all_fields:
+            table = Table("field", "value", title=escape(fields["file"]), title_justify="left")
             for key, value in fields.items():
                 if key != "file":
-                    table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+                    table.add_row(key, f"{value:.4f}" if isinstance(value, float) else escape(str(value)))
             stdout.print(table)
+
+    _run_batch(files, problems, file_info, as_json=as_json, describe="reading", render=render)
 
 
 @main.command()
@@ -236,10 +250,10 @@ def roundtrip(image, out_dir, lmbda, quality, config_name, all_rates, as_json, w
     if as_json:
         click.echo(json.dumps([{"encode": r.encode.to_json(), "decode": r.decode.to_json(), "psnr": r.psnr} for r in reports], indent=2))
         return
-    table = Table("λ", "file", "bytes", "bpp", "est. bpp", "PSNR (dB)", "encode s", "decode s", "reconstruction", title=f"{image}", title_justify="left")
+    table = Table("λ", "file", "bytes", "bpp", "est. bpp", "PSNR (dB)", "encode s", "decode s", "reconstruction", title=escape(str(image)), title_justify="left")
     for r in reports:
         e, d = r.encode, r.decode
-        table.add_row(f"{e.lmbda:g}", e.output, str(e.file_bytes), f"{e.bpp:.4f}", f"{e.estimated_bpp:.4f}", f"{r.psnr:.2f}", f"{e.seconds:.2f}", f"{d.seconds:.2f}", d.output)
+        table.add_row(f"{e.lmbda:g}", escape(e.output), str(e.file_bytes), f"{e.bpp:.4f}", f"{e.estimated_bpp:.4f}", f"{r.psnr:.2f}", f"{e.seconds:.2f}", f"{d.seconds:.2f}", escape(d.output))
     stdout.print(table)
 
 
@@ -255,7 +269,7 @@ def import_weights(checkpoint, quality, force, weights_dir) -> None:
 
     rate_point_for_quality(quality)
     entry = import_transtic(checkpoint, quality, weights_dir, overwrite=force)
-    stdout.print(f"imported {checkpoint} as {entry.name} ({entry.file}, sha256 {entry.sha256[:16]}…)")
+    stdout.print(f"imported {escape(str(checkpoint))} as {entry.name} ({entry.file}, sha256 {entry.sha256[:16]}…)")
 
 
 @main.command("collect-photos")

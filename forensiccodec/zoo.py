@@ -277,6 +277,10 @@ def import_transtic(path: Path, quality: int, weights_dir: Path | None = None, o
     """Convert a public TransTIC base-codec checkpoint into the project's safetensors format."""
     from .codec.tic import from_transtic_state_dict
 
+    name = codec_entry_name("paper", quality)
+    manifest = Manifest.load(weights_dir)
+    if name in manifest.entries and not overwrite:  # export_codec itself replaces registered entries
+        raise WeightsError(f"{name} is already registered in {manifest.directory}; use --force to replace it")
     state = from_transtic_state_dict(load_transtic_checkpoint(path))
     # compressai's own CDF buffers are not used: our integer tables are rebuilt from the prior below.
     state = {k: v for k, v in state.items() if not k.endswith(LEGACY_CODING_BUFFERS)}
