@@ -5,22 +5,30 @@ two differences that let one model run on any feature-map size:
 
 * Each block's window and shift are fixed at construction from a *nominal* feature-map
   size (what upstream computes for a 256x256 input), so h_a3/h_s0 keep shift 0 forever.
-  At run time the map (after norm1) is zero-padded to whole windows; padded keys are
-  masked out so they never influence real tokens, and the result is cropped back.
+  At run time the map (after norm1) is padded to whole windows, padded keys are masked
+  out (on top of Swin's 0/-100 shift mask) so they never influence real tokens, and the
+  result is cropped back.
 * The shifted-window masks are not buffers. Upstream registers an `attn_mask` buffer sized
   for its construction resolution, an artefact that is useless at other sizes; here masks
-  are built per (feature-map size, device, dtype) and cached, so `state_dict()` is the
-  upstream one minus the `attn_mask` keys (`tic.from_transtic_state_dict` drops them).
+  are computed from the feature-map size, so `state_dict()` is the upstream one minus the
+  `attn_mask` keys (`tic.from_transtic_state_dict` drops them when loading).
 
-Two attention implementations compute the same function: "sdpa" (fused
-`scaled_dot_product_attention`, cached masks and bias) and "reference" (the plain
-softmax(q k^T * scale + bias + mask) v of upstream, recomputing masks on every call, as
-upstream does at non-construction sizes). The reference path is kept for benchmarks/tests.
+Two implementations compute the same function, chosen per module by `attention_impl`:
+
+* "sdpa" (default, fast): a cached `WindowLayout` per (batch, size, device) turns
+  pad + roll + partition into one gather and merge + roll + crop into one scatter, and
+  orders windows so those without any mask (most of them) run fused
+  `scaled_dot_product_attention` with the cached relative-position bias alone; only
+  border windows get bias + mask. RSTBs keep tokens contiguous channel-last.
+* "reference": upstream's exact sequence (strided tokens, pad, roll, partition,
+  softmax(q k^T * scale + bias + mask) v, mask rebuilt on every call as upstream does at
+  non-construction sizes). Bit-identical to TransTIC; kept for conformance and benchmarks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -36,8 +44,6 @@ ATTENTION_IMPLS: tuple[str, ...] = ("sdpa", "reference")
 SHIFT_MASK_VALUE = -100.0
 # Far below any real logit, yet finite in float16 so fully padded windows give no NaN.
 PAD_MASK_VALUE = -1.0e4
-# Masks of this many feature-map sizes are kept per block (training uses one crop size).
-_MASK_CACHE_SIZE = 8
 
 
 def check_attention_impl(impl: str) -> str:
@@ -116,6 +122,72 @@ def attention_mask(
     return mask.to(device)
 
 
+@dataclass
+class WindowLayout:
+    """Where each window token of a (batch, height, width) map comes from, for the fast path.
+
+    One gather replaces pad + roll + partition and one scatter replaces merge + roll + crop.
+    Windows are ordered clean first (no mask needed: attention with the bias alone),
+    then the windows that need the shift/padding mask. Padded slots read token 0 of
+    their image: they are masked as keys and their outputs are never scattered back.
+    """
+
+    gather: Tensor  # (windows * ws²,) index into the flattened (B * H * W) map
+    scatter: Tensor  # (B * H * W,) slot of each real token in the gathered order
+    clean_windows: int
+    masked: Tensor  # (windows - clean_windows, ws², ws²) float32 additive mask
+    _masked_by_dtype: dict = field(default_factory=dict)
+
+    def mask(self, dtype: torch.dtype) -> Tensor:
+        if dtype not in self._masked_by_dtype:
+            self._masked_by_dtype[dtype] = self.masked.to(dtype)
+        return self._masked_by_dtype[dtype]
+
+
+def build_window_layout(
+    batch: int, height: int, width: int, window_size: int, shift_size: int, device: torch.device | str | None = None
+) -> WindowLayout:
+    """The `WindowLayout` of a map; equivalent to pad, roll(-shift), partition."""
+    ws = window_size
+    padded_h, padded_w = -(-height // ws) * ws, -(-width // ws) * ws
+    source = torch.zeros(padded_h, padded_w, dtype=torch.long)  # padded slots read token 0
+    source[:height, :width] = torch.arange(height * width).view(height, width)
+    real = torch.zeros(padded_h, padded_w, dtype=torch.bool)
+    real[:height, :width] = True
+    rolled = [torch.roll(t, shifts=(-shift_size, -shift_size), dims=(0, 1)) for t in (source, real)]
+    slots, slot_is_real = (window_partition(t.view(1, padded_h, padded_w, 1), ws).squeeze(-1) for t in rolled)
+    full_mask = attention_mask(height, width, ws, shift_size)
+    needs_mask = torch.zeros(slots.shape[0], dtype=torch.bool)
+    if full_mask is not None:
+        needs_mask = full_mask.flatten(1).ne(0).any(1)
+    clean, masked = (~needs_mask).nonzero().squeeze(1), needs_mask.nonzero().squeeze(1)
+    image_offset = (torch.arange(batch) * height * width).view(batch, 1, 1)
+    # Order: clean windows of every image, then masked windows of every image.
+    gather = torch.cat([(slots[clean] + image_offset).flatten(), (slots[masked] + image_offset).flatten()])
+    is_real = torch.cat([slot_is_real[clean].repeat(batch, 1).flatten(), slot_is_real[masked].repeat(batch, 1).flatten()])
+    scatter = torch.empty(batch * height * width, dtype=torch.long)
+    scatter[gather[is_real]] = torch.arange(gather.numel())[is_real]
+    masked_mask = full_mask[masked].repeat(batch, 1, 1) if full_mask is not None else torch.zeros(0, ws * ws, ws * ws)
+    return WindowLayout(gather.to(device), scatter.to(device), batch * clean.numel(), masked_mask.to(device))
+
+
+# Layouts depend only on geometry, so blocks of the same size share them.
+_LAYOUT_CACHE: dict[tuple, WindowLayout] = {}
+_LAYOUT_CACHE_SIZE = 64
+
+
+def cached_window_layout(batch: int, height: int, width: int, window_size: int, shift_size: int, device: torch.device) -> WindowLayout:
+    """`build_window_layout`, built once per (geometry, device, inference mode)."""
+    # Tensors made under inference_mode cannot be saved for backward later, hence the flag.
+    key = (batch, height, width, window_size, shift_size, device, torch.is_inference_mode_enabled())
+    layout = _LAYOUT_CACHE.get(key)
+    if layout is None:
+        if len(_LAYOUT_CACHE) >= _LAYOUT_CACHE_SIZE:
+            _LAYOUT_CACHE.pop(next(iter(_LAYOUT_CACHE)))
+        layout = _LAYOUT_CACHE[key] = build_window_layout(batch, height, width, window_size, shift_size, device)
+    return layout
+
+
 def drop_path(x: Tensor, rate: float, training: bool) -> Tensor:
     """Stochastic depth: drop the whole residual branch per sample."""
     if rate == 0.0 or not training:
@@ -178,45 +250,49 @@ class WindowAttention(nn.Module):
         self._bias_cache = None
         return super()._apply(fn, *args, **kwargs)
 
+    def attend_split(self, windows: Tensor, clean_windows: int, masked_mask: Tensor) -> Tensor:
+        """Fast path: SDPA over windows (n, ws², C) of which the first `clean_windows` need
+        the bias only and the others `masked_mask` (n - clean_windows, ws², ws²) on top.
+
+        Returns the heads' output (n, ws², C) *before* `proj`, so the caller can drop
+        padded tokens first.
+        """
+        count, tokens, channels = windows.shape
+        heads = self.num_heads
+        q, k, v = self.qkv(windows).view(count, tokens, 3, heads, channels // heads).permute(2, 0, 3, 1, 4).unbind(0)
+        bias = self.relative_position_bias()
+        parts = []
+        if clean_windows:
+            # A stride-0 4-D mask keeps CPU SDPA on its fused kernel (3-D masks fall back).
+            additive = bias.expand(clean_windows, heads, tokens, tokens)
+            part = slice(0, clean_windows)
+            parts.append(F.scaled_dot_product_attention(q[part], k[part], v[part], attn_mask=additive, scale=self.scale))
+        if clean_windows < count:
+            additive = bias.unsqueeze(0) + masked_mask.unsqueeze(1)
+            part = slice(clean_windows, count)
+            parts.append(F.scaled_dot_product_attention(q[part], k[part], v[part], attn_mask=additive, scale=self.scale))
+        # CPU SDPA returns (n, heads, ws², d) views of (n, ws², heads, d) memory, so a single
+        # part reshapes for free and two are joined in one pass.
+        if len(parts) == 1:
+            return parts[0].transpose(1, 2).reshape(count, tokens, channels)
+        return torch.cat([part.transpose(1, 2) for part in parts]).view(count, tokens, channels)
+
     def forward(self, windows: Tensor, mask: Tensor | None = None) -> Tensor:
-        """windows: (B * nW, ws², C); mask: additive (nW, ws², ws²) or None."""
+        """Upstream's attention: windows (B * nW, ws², C), additive mask (nW, ws², ws²) or None.
+
+        softmax(q k^T * scale + bias + mask) v, then `proj`; the reference path.
+        """
         batch_windows, tokens, channels = windows.shape
         heads = self.num_heads
         qkv = self.qkv(windows).reshape(batch_windows, tokens, 3, heads, channels // heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B * nW, heads, ws², head_dim)
-        bias = self.relative_position_bias()
-        if self.attention_impl == "reference":
-            out = self._reference_attention(q, k, v, bias, mask)
-        else:
-            out = self._sdpa_attention(q, k, v, bias, mask)
-        return self.proj(out.transpose(1, 2).reshape(batch_windows, tokens, channels))
-
-    def _reference_attention(self, q: Tensor, k: Tensor, v: Tensor, bias: Tensor, mask: Tensor | None) -> Tensor:
-        logits = (q * self.scale) @ k.transpose(-2, -1) + bias.unsqueeze(0)
+        logits = (q * self.scale) @ k.transpose(-2, -1) + self.relative_position_bias().unsqueeze(0)
         if mask is not None:
-            n_windows, heads, tokens = mask.shape[0], self.num_heads, q.shape[2]
+            n_windows = mask.shape[0]
             logits = logits.view(-1, n_windows, heads, tokens, tokens) + mask.unsqueeze(1).unsqueeze(0)
             logits = logits.view(-1, heads, tokens, tokens)
-        return logits.softmax(dim=-1) @ v
-
-    def _sdpa_attention(self, q: Tensor, k: Tensor, v: Tensor, bias: Tensor, mask: Tensor | None) -> Tensor:
-        # CPU SDPA takes its fused kernel only for 4-D inputs and a 4-D mask (stride-0
-        # expansions are fine); a 3-D or 5-D mask falls back to a much slower path.
-        batch_windows, heads, tokens, head_dim = q.shape
-        if mask is None:
-            additive = bias.expand(batch_windows, heads, tokens, tokens)
-            return F.scaled_dot_product_attention(q, k, v, attn_mask=additive, scale=self.scale)
-        n_windows = mask.shape[0]
-        additive = bias.unsqueeze(0) + mask.unsqueeze(1)  # nW, heads, ws², ws²
-        if batch_windows == n_windows:
-            return F.scaled_dot_product_attention(q, k, v, attn_mask=additive, scale=self.scale)
-        # Batch > 1: fold windows into the head axis so one mask copy serves every image.
-        shape = (-1, n_windows * heads, tokens, head_dim)
-        additive = additive.view(1, n_windows * heads, tokens, tokens).expand(q.shape[0] // n_windows, -1, -1, -1)
-        out = F.scaled_dot_product_attention(
-            q.reshape(shape), k.reshape(shape), v.reshape(shape), attn_mask=additive, scale=self.scale
-        )
-        return out.reshape(batch_windows, heads, tokens, head_dim)  # CUDA kernels may return it non-contiguous
+        out = logits.softmax(dim=-1) @ v
+        return self.proj(out.transpose(1, 2).reshape(batch_windows, tokens, channels))
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, window_size={self.window_size}, num_heads={self.num_heads}, impl={self.attention_impl}"
@@ -261,38 +337,39 @@ class SwinBlock(nn.Module):
         self.attn = WindowAttention(dim, window_size, num_heads, attention_impl=attention_impl)
         self.norm2 = nn.LayerNorm(dim, eps=1e-5)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
-        self._mask_cache: dict[tuple, Tensor | None] = {}
-
-    def _mask(self, height: int, width: int, like: Tensor) -> Tensor | None:
-        """The additive mask for this map size; cached unless on the reference path."""
-        if self.attn.attention_impl == "reference":
-            return attention_mask(height, width, self.window_size, self.shift_size, like.dtype, like.device)
-        key = (height, width, like.device, like.dtype, torch.is_inference_mode_enabled())
-        if key not in self._mask_cache:
-            if len(self._mask_cache) >= _MASK_CACHE_SIZE:
-                self._mask_cache.pop(next(iter(self._mask_cache)))
-            self._mask_cache[key] = attention_mask(
-                height, width, self.window_size, self.shift_size, like.dtype, like.device
-            )
-        return self._mask_cache[key]
 
     def forward(self, x: Tensor) -> Tensor:
-        _, height, width, _ = x.shape
+        if self.attn.attention_impl == "reference":
+            h = self._reference_window_attention(self.norm1(x))
+        else:
+            h = self._fast_window_attention(self.norm1(x))
+        x = x + drop_path(h, self.drop_path_rate, self.training)
+        return x + drop_path(self.mlp(self.norm2(x)), self.drop_path_rate, self.training)
+
+    def _fast_window_attention(self, h: Tensor) -> Tensor:
+        """Gather windows with a cached layout, attend, scatter back (see `WindowLayout`)."""
+        batch, height, width, channels = h.shape
+        layout = cached_window_layout(batch, height, width, self.window_size, self.shift_size, h.device)
+        windows = h.reshape(-1, channels).index_select(0, layout.gather).view(-1, self.window_size**2, channels)
+        out = self.attn.attend_split(windows, layout.clean_windows, layout.mask(h.dtype))
+        out = out.reshape(-1, channels).index_select(0, layout.scatter)
+        return self.attn.proj(out).view(batch, height, width, channels)
+
+    def _reference_window_attention(self, h: Tensor) -> Tensor:
+        """Upstream's sequence: pad, roll, partition, attend, merge, roll back, crop."""
+        _, height, width, _ = h.shape
         ws, shift = self.window_size, self.shift_size
         padded_h, padded_w = -(-height // ws) * ws, -(-width // ws) * ws
-        h = self.norm1(x)
         if (padded_h, padded_w) != (height, width):
             h = F.pad(h, (0, 0, 0, padded_w - width, 0, padded_h - height))
         if shift:
             h = torch.roll(h, shifts=(-shift, -shift), dims=(1, 2))
-        h = self.attn(window_partition(h, ws), self._mask(height, width, h))
-        h = window_merge(h, ws, padded_h, padded_w)
+        # Upstream also recomputes the mask on every call at non-construction sizes.
+        mask = attention_mask(height, width, ws, shift, h.dtype, h.device)
+        h = window_merge(self.attn(window_partition(h, ws), mask), ws, padded_h, padded_w)
         if shift:
             h = torch.roll(h, shifts=(shift, shift), dims=(1, 2))
-        if (padded_h, padded_w) != (height, width):
-            h = h[:, :height, :width, :]
-        x = x + drop_path(h, self.drop_path_rate, self.training)
-        return x + drop_path(self.mlp(self.norm2(x)), self.drop_path_rate, self.training)
+        return h[:, :height, :width, :]
 
     def extra_repr(self) -> str:
         return f"window_size={self.window_size}, shift_size={self.shift_size}"
@@ -336,15 +413,22 @@ class RSTB(nn.Module):
             window, shift = nominal_window_and_shift(nominal_resolution, window_size, index)
             blocks.append(SwinBlock(dim, num_heads, window, shift, mlp_ratio, rates[index], attention_impl))
         self.residual_group = SwinLayer(blocks)
+        self.attention_impl = check_attention_impl(attention_impl)
 
     def forward(self, x: Tensor) -> Tensor:
-        tokens = self.residual_group(x.permute(0, 2, 3, 1))
-        return tokens.permute(0, 3, 1, 2) + x
+        tokens = x.permute(0, 2, 3, 1)
+        if self.attention_impl == "reference":
+            # Upstream's layout: strided tokens, NCHW residual (bit-identical to TransTIC).
+            return self.residual_group(tokens).permute(0, 3, 1, 2) + x
+        # Contiguous channel-last tokens; the output is a channels_last NCHW view that the
+        # next convolution takes as is, so the next RSTB's `contiguous()` is free.
+        tokens = tokens.contiguous()
+        return (self.residual_group(tokens) + tokens).permute(0, 3, 1, 2)
 
 
 def set_attention_impl(module: nn.Module, impl: str) -> None:
     """Switch every window attention inside `module` to `impl` ("sdpa" or "reference")."""
     check_attention_impl(impl)
     for child in module.modules():
-        if isinstance(child, WindowAttention):
+        if isinstance(child, (WindowAttention, RSTB)):
             child.attention_impl = impl

