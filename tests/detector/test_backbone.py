@@ -37,6 +37,11 @@ def test_stems_have_room_for_every_pixel(name):
     assert stem.kernel_size[0] >= stem.stride[0]
 
 
+def test_small_sees_full_resolution_before_any_stride():
+    model = build_backbone("small")
+    assert model.efficientnet._conv_stem.stride == (1, 1)
+
+
 def test_paper_is_efficientnet_b4_with_a_two_class_head():
     model = build_backbone("paper")
     state = model.state_dict()
