@@ -70,7 +70,7 @@ def write_image(path: Path, width: int, height: int, mode: str = "RGB", seed: in
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_image() -> Callable[..., Path]:
     return write_image
 
