@@ -53,10 +53,12 @@ def test_rgba_input_notes_the_dropped_alpha(tmp_path, store, make_image):
 def test_rate_accounting_of_the_encode_report(tmp_path, store, make_image):
     """The report's sizes agree with the file and with each other.
 
-    The issue's claim (payload within 0.5% of the model's estimate, plus the header) needs trained
-    weights, whose likelihoods match the coding tables; the untrained tiny model here does not
-    (its estimate uses continuous scales), so that claim is left to the evaluation script and the
-    weights README. Here: bpp = 8·file_bytes/pixels, payload ≤ file, header = file − streams.
+    The issue's claim (payload within 0.5% of the model's estimate, plus the header) is measured on
+    trained weights and real photographs by the evaluation script (weights README). The untrained
+    tiny model need not meet it in general (its estimate uses continuous scales, the coder the
+    table's); on this image it does (payload 1484 B, estimate 1489 B when written), so the bound is
+    checked with 16 bytes of slack for the two range coders' flush. The rest: bpp = 8·file_bytes/
+    pixels, payload ≤ file, header = file − streams.
     """
     source = make_image(tmp_path / "photo.png", 128, 128)
     report = api.encode_file(store.get("tiny", 2), source, tmp_path / "photo.fcc")
@@ -73,6 +75,8 @@ def test_rate_accounting_of_the_encode_report(tmp_path, store, make_image):
     assert info["header_bytes"] < 128  # the container's overhead is small and fixed
     assert report.estimated_bpp > 0 and math.isfinite(report.estimated_bpp)
     assert report.rate_overhead == pytest.approx(report.payload_bpp / report.estimated_bpp - 1)
+    estimated_bytes = report.estimated_bpp * pixels / 8
+    assert abs(payload_bytes - estimated_bytes) <= 0.005 * estimated_bytes + 16
 
 
 def test_adapters_other_than_none_are_refused(tmp_path, store, make_image):
