@@ -256,7 +256,8 @@ def test_batch_json_lists_results_and_errors(mixed_folder, tmp_path, fcc):
         assert Path(by_input[name]["output"]).is_file()
         assert by_input[name]["file_bytes"] == Path(by_input[name]["output"]).stat().st_size
     for name in ("bad.png", "truncated.png"):
-        assert name in by_input[name]["error"] or by_input[name]["error"]
+        message = by_input[name]["error"]
+        assert message and "\n" not in message and name in message
     assert sorted(p.name for p in out.iterdir()) == ["good1.fcc", "good2.fcc"]
 
 
@@ -461,6 +462,14 @@ def test_interrupt_during_the_write_leaves_no_partial_file(tmp_path, fcc, make_i
         assert target.read_bytes() == b"old"
     else:
         assert not target.exists()
+
+
+def test_forensic_adapters_are_refused_until_installed(tmp_path, fcc, make_image):
+    source = make_image(tmp_path / "a.png", 4, 4)
+    assert fcc("encode", source, "--config", "tiny", "-q", "1").exit_code == 0
+    result = fcc("decode", tmp_path / "a.fcc", "--adapters", "forensic")
+    assert_clean_failure(result, expect_in="forensic adapters are not available", exit_code=2)
+    assert not (tmp_path / "a.forensic.png").exists()
 
 
 # ------------------------------------------------------------------------------- roundtrip command
