@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import math
 
 import numpy as np
@@ -10,7 +11,13 @@ import pytest
 from PIL import Image, JpegImagePlugin
 
 from forensiccodec.errors import UsageError
-from forensiccodec.evaluate.classic_codecs import bpp_match, code_image, match_bpp, psnr_uint8, rd_curve
+from forensiccodec.evaluate.classic_codecs import (
+    bpp_match,
+    code_image,
+    match_bpp,
+    psnr_uint8,
+    rd_curve,
+)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +51,7 @@ def test_webp_is_lossy_riff(image: np.ndarray) -> None:
 def test_rate_and_quality_grow_with_the_quality_setting(image: np.ndarray, codec: str) -> None:
     points = rd_curve(image, codec, [5, 30, 60, 95])
     assert [p.quality for p in points] == [5, 30, 60, 95]
-    assert all(a.bpp < b.bpp and a.psnr < b.psnr for a, b in zip(points, points[1:]))
+    assert all(a.bpp < b.bpp and a.psnr < b.psnr for a, b in itertools.pairwise(points))
     height, width = image.shape[:2]
     assert points[0].bpp == pytest.approx(8 * points[0].bytes / (height * width))
 
