@@ -165,7 +165,6 @@ def fake_transtic_checkpoint(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.mark.slow  # the paper model is built three times (import, encode, decode)
 def test_import_of_a_transtic_checkpoint_registers_a_working_codec(tmp_path, fcc, fake_transtic_checkpoint):
     weights = tmp_path / "w"
     result = fcc("import-weights", fake_transtic_checkpoint, "-q", "1", "--weights-dir", weights)
