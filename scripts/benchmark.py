@@ -338,7 +338,37 @@ def memory_scan(configs: list[str], megapixels: list[float], quality: int, threa
                 "constant_bytes": intercept,
                 "max_abs_residual_bytes": max(abs(r) for r in residuals),
             }
-    return {"points": points, "fits": fits}
+    return {"points": points, "fits": fits, "model": fit_peak_model(points)}
+
+
+def fit_peak_model(points: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per operation, peak = constant + pixels * (bytes_per_pixel + bytes_per_pixel_per_channel * N).
+
+    Least squares over every configuration's points (codec/memory.py holds the result); needs
+    configurations of at least two widths N, else the per-channel term is left at 0.
+    """
+    import numpy as np
+
+    from forensiccodec.codec.config import get_config
+
+    model = {}
+    widths = [get_config(p["config"]).N for p in points]
+    pixels = np.array([p["width"] * p["height"] for p in points], dtype=np.float64)
+    columns = [np.ones_like(pixels), pixels]
+    if len(set(widths)) > 1:
+        columns.append(pixels * np.array(widths, dtype=np.float64))
+    design = np.stack(columns, axis=1)
+    for operation in ("encode", "decode"):
+        peaks = np.array([p[f"{operation}_peak_bytes"] for p in points], dtype=np.float64)
+        coefficients, *_ = np.linalg.lstsq(design, peaks, rcond=None)
+        residuals = peaks - design @ coefficients
+        model[operation] = {
+            "constant": float(coefficients[0]),
+            "bytes_per_pixel": float(coefficients[1]),
+            "bytes_per_pixel_per_channel": float(coefficients[2]) if len(coefficients) > 2 else 0.0,
+            "max_residual_above_fit_bytes": float(residuals.max()),
+        }
+    return model
 
 
 # ---------------------------------------------------------------------------- output

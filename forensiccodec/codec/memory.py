@@ -1,0 +1,176 @@
+"""How much memory coding an image needs, and a clear refusal before the machine runs out.
+
+The peak resident memory of `pipeline.compress` / `pipeline.decompress` above what the process
+already holds (interpreter, torch, the loaded model and the input) grows linearly with the padded
+pixel count: the largest tensors are the Swin stages at half resolution, whose width is N. So the
+estimate is ``constant + pixels * (fixed + per_channel * N)`` per operation. Depth and head counts
+do not enter (blocks run one after the other and free their activations).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ImageError, UsageError
+from .config import CONFIGS, TICConfig
+
+MEMORY_ENV = "FCC_MAX_MEMORY"
+OPERATIONS = ("encode", "decode")
+STRIDE = 64  # the pipeline pads both sides to multiples of this
+
+
+@dataclass(frozen=True)
+class PeakFit:
+    """peak bytes = constant + padded pixels * (bytes_per_pixel + bytes_per_pixel_per_channel * N)."""
+
+    constant: float
+    bytes_per_pixel: float
+    bytes_per_pixel_per_channel: float
+
+
+# Fitted by least squares (`fit_peak_model` in scripts/benchmark.py) to the peaks that
+# `scripts/benchmark.py --memory-scan` measured, each in a fresh process (VmHWM after clear_refs
+# minus VmRSS once the model and the input are loaded; torch 2.14.1, 2 threads, glibc malloc), for
+# the small (N=64) and paper (N=128) configurations at 0.26, 1.1, 2.0 and 4.0 megapixels; the
+# points and the fit are in docs/benchmarks.md. Above 1 MP the fit is within 3% of every point.
+PEAK_FITS: dict[str, PeakFit] = {
+    "encode": PeakFit(constant=65.5e6, bytes_per_pixel=7.0, bytes_per_pixel_per_channel=10.11),
+    "decode": PeakFit(constant=96.6e6, bytes_per_pixel=15.7, bytes_per_pixel_per_channel=9.37),
+}
+# Below ~1 MP tensors are small enough for malloc's heap, where freed memory is not always
+# returned: measured peaks sat up to 100 MiB above the line there.
+ALLOCATOR_SLACK = 128 * 2**20
+# On top of the fit: run-to-run variation.
+HEADROOM = 1.10
+
+
+class NotEnoughMemoryError(ImageError):
+    """Coding this image would need more memory than the machine (or FCC_MAX_MEMORY) allows."""
+
+
+def estimate_peak_bytes(config: TICConfig, height: int, width: int, operation: str) -> int:
+    """Estimated peak memory (bytes) that encoding or decoding a height x width image adds to the process."""
+    if operation not in OPERATIONS:
+        raise ValueError(f"operation must be one of {OPERATIONS}, got {operation!r}")
+    if height <= 0 or width <= 0:
+        raise ValueError(f"image size must be positive, got {width}x{height}")
+    fit = PEAK_FITS[operation]
+    pixels = math.ceil(height / STRIDE) * STRIDE * math.ceil(width / STRIDE) * STRIDE
+    per_pixel = fit.bytes_per_pixel + fit.bytes_per_pixel_per_channel * config.N
+    return math.ceil(HEADROOM * max(0.0, fit.constant + pixels * per_pixel) + ALLOCATOR_SLACK)
+
+
+_SIZE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(?:([kmgt])(i?)b?|b)?\s*$", re.IGNORECASE)
+_UNIT_POWER = {"k": 1, "m": 2, "g": 3, "t": 4}
+
+
+def parse_memory_size(text: str) -> int:
+    """'24G', '24GiB', '1.5 GiB', '512M' (binary), '24GB' (decimal) or plain bytes -> bytes."""
+    match = _SIZE_PATTERN.match(text)
+    if match is None:
+        raise UsageError(f"{MEMORY_ENV} must be a size such as 16GiB, 512M or a number of bytes, got {text!r}")
+    number, unit, binary = match.groups()
+    if unit is None:
+        return int(float(number))
+    decimal = text.strip().lower().endswith("b") and not binary  # "GB": powers of 1000
+    base = 1000 if decimal else 1024
+    return int(float(number) * base ** _UNIT_POWER[unit.lower()])
+
+
+def _meminfo_available() -> int | None:
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _cgroup_headroom() -> int | None:
+    """Limit minus usage of this process's memory cgroup (v2, then v1), if it has a limit."""
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    ):
+        try:
+            limit_text = Path(limit_file).read_text().strip()
+            usage = int(Path(usage_file).read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if limit_text == "max" or int(limit_text) >= 1 << 60:  # v1 writes "no limit" as a huge number
+            return None
+        return max(0, int(limit_text) - usage)
+    return None
+
+
+def available_memory_bytes() -> int | None:
+    """FCC_MAX_MEMORY if set, else what the machine (and its cgroup) can still give; None if unknown."""
+    override = os.environ.get(MEMORY_ENV)
+    if override is not None and override.strip():
+        return parse_memory_size(override)
+    candidates = [b for b in (_meminfo_available(), _cgroup_headroom()) if b is not None]
+    return min(candidates) if candidates else None
+
+
+def format_bytes(count: float) -> str:
+    if count >= 10 * 2**30:
+        return f"{count / 2**30:.0f} GiB"
+    if count >= 2**30:
+        return f"{count / 2**30:.1f} GiB"
+    return f"{count / 2**20:.0f} MiB"
+
+
+def config_label(config: TICConfig) -> str:
+    """'the small model', or the widths of an unnamed configuration."""
+    for name, named in CONFIGS.items():
+        if named == config:
+            return f"the {name} model"
+    return f"a TIC model with N={config.N}, M={config.M}"
+
+
+def check_fits(
+    config: TICConfig,
+    height: int,
+    width: int,
+    operation: str,
+    available_bytes: int | None = None,
+    *,
+    label: str | None = None,
+) -> int:
+    """Raise `NotEnoughMemoryError` if coding the image would not fit in memory; return the estimate.
+
+    `available_bytes` defaults to FCC_MAX_MEMORY or the machine's available memory (see
+    `available_memory_bytes`); when neither is known the check passes. `label` (usually the
+    file name) starts the message.
+    """
+    needed = estimate_peak_bytes(config, height, width, operation)
+    from_environment = available_bytes is None and bool(os.environ.get(MEMORY_ENV, "").strip())
+    available = available_bytes if available_bytes is not None else available_memory_bytes()
+    if available is None or needed <= available:
+        return needed
+    where = f"{MEMORY_ENV} allows {format_bytes(available)}" if from_environment else f"this machine has {format_bytes(available)} available"
+    prefix = f"{label}: " if label else ""
+    raise NotEnoughMemoryError(
+        f"{prefix}{width}x{height} needs about {format_bytes(needed)} to {operation} with {config_label(config)};"
+        f" {where}; set {MEMORY_ENV} (bytes, or e.g. 32GiB) to try anyway, or downscale the image"
+    )
+
+
+__all__ = [
+    "MEMORY_ENV",
+    "PEAK_FITS",
+    "NotEnoughMemoryError",
+    "available_memory_bytes",
+    "check_fits",
+    "estimate_peak_bytes",
+    "parse_memory_size",
+]

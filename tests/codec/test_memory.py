@@ -1,0 +1,82 @@
+"""The memory estimate and the refusal of images that would not fit."""
+
+from __future__ import annotations
+
+import pytest
+
+from forensiccodec.codec import memory
+from forensiccodec.codec.config import CONFIGS
+from forensiccodec.errors import FccError, ImageError, UsageError
+
+SIZES = [(64, 64), (512, 768), (1080, 1920), (3000, 4000), (6000, 8000)]
+
+
+@pytest.mark.parametrize("operation", memory.OPERATIONS)
+def test_estimate_grows_with_size_and_width(operation: str) -> None:
+    for name in ("tiny", "small", "paper"):
+        estimates = [memory.estimate_peak_bytes(CONFIGS[name], h, w, operation) for h, w in SIZES]
+        assert all(a < b for a, b in zip(estimates, estimates[1:])), (name, estimates)
+        assert estimates[0] > 0
+    for h, w in SIZES[1:]:
+        tiny, small, paper = (memory.estimate_peak_bytes(CONFIGS[n], h, w, operation) for n in ("tiny", "small", "paper"))
+        assert tiny <= small < paper
+
+
+def test_estimate_counts_the_padding_to_64() -> None:
+    config = CONFIGS["small"]
+    assert memory.estimate_peak_bytes(config, 449, 577, "encode") == memory.estimate_peak_bytes(config, 512, 640, "encode")
+    assert memory.estimate_peak_bytes(config, 448, 576, "encode") < memory.estimate_peak_bytes(config, 449, 576, "encode")
+
+
+def test_estimate_rejects_unknown_operation() -> None:
+    with pytest.raises(ValueError):
+        memory.estimate_peak_bytes(CONFIGS["small"], 64, 64, "train")
+
+
+def test_check_fits_refuses_with_low_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(memory.MEMORY_ENV, "1M")
+    with pytest.raises(memory.NotEnoughMemoryError) as raised:
+        memory.check_fits(CONFIGS["small"], 6000, 8000, "encode", label="photo.png")
+    message = str(raised.value)
+    assert isinstance(raised.value, ImageError) and isinstance(raised.value, FccError)
+    assert "\n" not in message
+    assert message.startswith("photo.png: 8000x6000 needs about ")
+    assert "to encode with the small model" in message
+    assert "FCC_MAX_MEMORY allows 1 MiB" in message
+
+
+def test_check_fits_refuses_with_explicit_budget() -> None:
+    with pytest.raises(memory.NotEnoughMemoryError, match="to decode with the paper model; this machine has"):
+        memory.check_fits(CONFIGS["paper"], 6000, 8000, "decode", available_bytes=2**30)
+
+
+def test_check_fits_accepts_small_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(memory.MEMORY_ENV, raising=False)
+    for operation in memory.OPERATIONS:
+        needed = memory.check_fits(CONFIGS["small"], 256, 256, operation)
+        assert needed == memory.estimate_peak_bytes(CONFIGS["small"], 256, 256, operation)
+        assert needed < 2**30
+    monkeypatch.setenv(memory.MEMORY_ENV, "64GiB")
+    memory.check_fits(CONFIGS["small"], 1080, 1920, "encode")
+
+
+def test_available_memory_is_known_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(memory.MEMORY_ENV, raising=False)
+    available = memory.available_memory_bytes()
+    assert available is not None and available > 0
+    monkeypatch.setenv(memory.MEMORY_ENV, "3GiB")
+    assert memory.available_memory_bytes() == 3 * 2**30
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("1073741824", 2**30), ("512M", 512 * 2**20), ("1.5GiB", 3 * 2**29), ("2 gib", 2 * 2**30), ("2GB", 2 * 10**9), ("100b", 100)],
+)
+def test_parse_memory_size(text: str, expected: int) -> None:
+    assert memory.parse_memory_size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["lots", "-1G", "1X", "", "G"])
+def test_parse_memory_size_refuses_nonsense(text: str) -> None:
+    with pytest.raises(UsageError, match="FCC_MAX_MEMORY"):
+        memory.parse_memory_size(text)
