@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 from ..codec.config import get_config
 from ..codec.tic import TIC
 from ..data.crops import RandomCropDataset
-from ..errors import WeightsError
+from ..errors import UsageError, WeightsError
 from ..rate_points import rate_point_for_quality
 from .distributed import cleanup_distributed, setup_distributed
 from .loop import TrainConfig, train_codec
@@ -57,6 +57,19 @@ def save_state(model: TIC, path: Path, metadata: dict[str, str]) -> None:
     save_file(tensors, str(path), metadata={"config": json.dumps(model.config.to_dict()), **metadata})
 
 
+def refuse_to_replace_registered(config_name: str, quality: int, weights_dir: Path | None) -> None:
+    """Say so before training, not after hours of it, when --export would replace registered weights."""
+    from ..zoo import Manifest, codec_entry_name  # needs the entropy coder (constriction)
+
+    name = codec_entry_name(config_name, quality)
+    manifest = Manifest.load(weights_dir)
+    if name in manifest.entries:
+        raise UsageError(
+            f"{name} is already registered in {manifest.directory}; use --force to replace it,"
+            " or --no-export to train without registering"
+        )
+
+
 def train_codec_command(
     *,
     data: Path,
@@ -80,6 +93,8 @@ def train_codec_command(
 ) -> dict[str, Any]:
     point = rate_point_for_quality(quality)
     config = get_config(config_name)
+    if export and not force:
+        refuse_to_replace_registered(config_name, quality, weights_dir)
     folder = training_folder(Path(data))
     context = setup_distributed(device or "auto")
     if context.device.type == "cuda" and "OMP_NUM_THREADS" not in os.environ:
