@@ -13,6 +13,7 @@ from typing import Any
 
 from .codec import pipeline
 from .codec.bitstream import FccFile, read_fcc, write_fcc
+from .codec.memory import check_fits
 from .errors import BitstreamError, ImageError, UsageError, WeightsError
 from .files import atomic_output, atomic_write_bytes, ensure_not_same_file
 from .images import ColorMode, color_mode, load_image, psnr, save_png
@@ -97,6 +98,7 @@ def encode_file(
     ensure_not_same_file(input_path, output_path)
     start = time.perf_counter()
     image = load_image(input_path)
+    check_fits(codec.model.config, image.info.height, image.info.width, "encode", label=str(input_path))
     compressed = pipeline.compress(codec.model, codec.tables, image.pixels)
     mode = color_mode(image.info)
     fcc = FccFile.build(
@@ -186,6 +188,7 @@ def decode_file(
     fcc, size = read_fcc_file(input_path)
     codec = codec_for_file(store, fcc, input_path)
     header = fcc.header
+    check_fits(codec.model.config, header.height, header.width, "decode", label=str(input_path))
     decoded = pipeline.decompress(
         codec.model,
         codec.tables,
