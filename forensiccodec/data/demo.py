@@ -1,0 +1,531 @@
+"""`fcc demo-data OUT`: an offline real-vs-synthetic image set for the detector.
+
+Real images are fixed tiles of the collected photographs (``fcc collect-photos``). Synthetic
+images are other tiles of the same photographs passed through one of four small autoencoders
+(:mod:`forensiccodec.data.generators`) that the command trains on the training photographs:
+same kind of content, but with the upsampling traces of transposed convolution, nearest or
+bilinear upsampling + convolution, or pixel shuffle, as in Zhang, Karaman and Chang (2019).
+
+Splits follow the photographs: ``photos.json``'s holdout photographs give ``test``, its
+training photographs give ``train`` and ``val`` (a few whole photographs, mixed across
+sources), so no photograph's content crosses splits. Within a split, real and synthetic
+images come from different tiles (alternating over the tile grid), so the two classes never
+show the same pixels. Output (see :mod:`forensiccodec.data.layout`)::
+
+    OUT/{train,val,test}/{real,synthetic}/*.png   OUT/manifest.json   OUT/README.md
+
+The same seed, photographs and machine give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from forensiccodec.data.generators import (
+    UPSAMPLING_DESIGNS,
+    GeneratorConfig,
+    TrainingConfig,
+    TrainingReport,
+    UpsamplingAutoencoder,
+    reconstruct,
+    train_autoencoder,
+)
+from forensiccodec.data.layout import CLASSES, SPLITS, read_rgb
+from forensiccodec.errors import FccError
+from forensiccodec.files import atomic_write_bytes
+
+DEFAULT_PHOTOS_DIR = Path("datasets/photos")
+MARKER_FILE = ".fcc-demo-data"  # written first: a rerun may reuse a half-built folder
+MANIFEST_FILE = "manifest.json"
+FORMAT_VERSION = 1
+
+
+class DemoDataError(FccError):
+    """The demo data set cannot be built (no photographs, unusable output folder, too few tiles)."""
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """Everything that shapes the set besides the seed and the photographs.
+
+    ``context`` pixels around a tile (where the photograph has them) go through the generator
+    with it and are cut away afterwards, so synthetic tiles carry no zero-padding border that a
+    detector could key on."""
+
+    tile_size: int = 256
+    val_fraction: float = 0.15
+    context: int = 32
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    designs: tuple[str, ...] = tuple(UPSAMPLING_DESIGNS)
+    # True: every tile appears twice, as itself and reconstructed (twice the images, classes
+    # matched in content as in Zhang et al.'s training); False: the classes use different tiles.
+    paired: bool = False
+
+
+@dataclass(frozen=True)
+class DemoImage:
+    """One image of the set, as listed in manifest.json."""
+
+    file: str  # relative to the set's folder, e.g. "test/real/mate-Dune-x0-y112.png"
+    split: str
+    label: str  # "real" or "synthetic"
+    source_photo: str  # photos.json name of the photograph the tile comes from
+    generator: str | None  # upsampling design for synthetic images
+    box: tuple[int, int, int, int]  # (left, top, right, bottom) in the photograph
+    sha256: str
+    psnr_db: float | None  # synthetic: PSNR of the reconstruction against its own tile
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    """What :func:`build_demo_data` built."""
+
+    out_dir: Path
+    counts: dict[str, dict[str, int]]  # split -> class -> images
+    photos: dict[str, list[str]]  # split -> source photographs
+    generators: list[TrainingReport]
+    mean_psnr_db: dict[str, float]  # design -> mean PSNR of its synthetic images
+    total_bytes: int
+    seconds: float
+
+    def table(self) -> Any:
+        """A rich Table of image counts per split and class (for the CLI to print)."""
+        from rich.table import Table
+
+        table = Table(title=f"demo data set: {self.out_dir}")
+        table.add_column("split")
+        table.add_column("photographs", justify="right")
+        for name in CLASSES:
+            table.add_column(name, justify="right")
+        for split in SPLITS:
+            table.add_row(split, str(len(self.photos[split])), *(str(self.counts[split][c]) for c in CLASSES))
+        totals = [str(sum(self.counts[s][c] for s in SPLITS)) for c in CLASSES]
+        table.add_row("total", str(sum(len(p) for p in self.photos.values())), *totals, style="bold")
+        return table
+
+    def generator_table(self) -> Any:
+        """A rich Table of the trained generators (parameters, loss, time, PSNR)."""
+        from rich.table import Table
+
+        table = Table(title="generators")
+        for column in ("upsampling", "parameters", "L1+MSE loss", "train s", "PSNR dB"):
+            table.add_column(column, justify="left" if column == "upsampling" else "right")
+        for report in self.generators:
+            table.add_row(
+                report.design, f"{report.parameters:,}", f"{report.first_loss:.4f} → {report.final_loss:.4f}",
+                f"{report.seconds:.1f}", f"{self.mean_psnr_db.get(report.design, float('nan')):.2f}",
+            )
+        return table
+
+
+@dataclass(frozen=True)
+class _Photo:
+    name: str
+    file: Path
+    package: str
+    group: str
+    split: str  # demo split: train, val or test
+
+
+@dataclass(frozen=True)
+class _Tile:
+    photo: str
+    split: str
+    box: tuple[int, int, int, int]
+    label: str
+    generator: str | None
+
+    @property
+    def file(self) -> str:
+        left, top = self.box[:2]
+        suffix = f"-{self.generator}" if self.generator else ""
+        return f"{self.split}/{self.label}/{self.photo}-x{left}-y{top}{suffix}.png"
+
+
+def build_demo_data(
+    out_dir: str | os.PathLike[str],
+    *,
+    photos_dir: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+    tile_size: int = 256,
+    progress: bool = True,
+    settings: DemoSettings | None = None,
+) -> DemoSummary:
+    """Build the demo set in ``out_dir`` from the photographs in ``photos_dir`` (default
+    ``datasets/photos``; collected there first with :func:`collect_photos` when it has no
+    ``photos.json``). ``settings`` overrides everything but ``tile_size``, which is a shortcut
+    for ``settings.tile_size``. Rebuilding into a folder this function made replaces its files
+    and removes images that are no longer part of the set."""
+    start = time.perf_counter()
+    if settings is None:
+        settings = DemoSettings(tile_size=tile_size)
+    _check_settings(settings)
+    out = _prepare_output(Path(out_dir))
+    photos_root = Path(photos_dir) if photos_dir is not None else DEFAULT_PHOTOS_DIR
+    photos = _read_photos(_ensure_photos(photos_root, progress), settings.val_fraction)
+    pixels = {photo.name: read_rgb(photo.file) for photo in photos}
+    tiles = plan_tiles(photos, {n: p.shape[:2] for n, p in pixels.items()}, settings)
+
+    with _progress(progress) as bar:
+        models, reports = _train_generators(photos, pixels, settings, seed, bar)
+        images = _write_tiles(out, tiles, pixels, models, settings, bar)
+    _remove_stale_images(out, images)
+    manifest = _manifest(images, photos, reports, settings, seed, photos_root)
+    atomic_write_bytes(out / MANIFEST_FILE, manifest.encode(), overwrite=True)
+    atomic_write_bytes(out / "README.md", _readme(images, photos, reports, settings, seed).encode(), overwrite=True)
+
+    counts = {s: {c: sum(i.split == s and i.label == c for i in images) for c in CLASSES} for s in SPLITS}
+    psnr = {
+        d: float(np.mean([i.psnr_db for i in images if i.generator == d]))
+        for d in settings.designs if any(i.generator == d for i in images)
+    }
+    return DemoSummary(
+        out_dir=out,
+        counts=counts,
+        photos={s: sorted(p.name for p in photos if p.split == s) for s in SPLITS},
+        generators=reports,
+        mean_psnr_db=psnr,
+        total_bytes=sum((out / i.file).stat().st_size for i in images),
+        seconds=time.perf_counter() - start,
+    )
+
+
+# --- photographs and splits ---------------------------------------------------------------
+
+
+def _ensure_photos(photos_root: Path, progress: bool) -> Path:
+    if (photos_root / "photos.json").is_file():
+        return photos_root
+    if photos_root.exists() and any(photos_root.iterdir()):
+        raise DemoDataError(
+            f"{photos_root} has no photos.json; point --photos at a folder made by `fcc collect-photos`"
+        )
+    from forensiccodec.data.photos import collect_photos
+
+    # Debian wallpapers need apt-get and dpkg; without them the Python-package photographs
+    # (a dozen) still make a small set.
+    debian = shutil.which("apt-get") is not None and shutil.which("dpkg") is not None
+    collect_photos(photos_root, include_debian=debian, progress=progress)
+    return photos_root
+
+
+def photo_group(record: dict[str, Any]) -> str:
+    """Photographs of one scene share a split: photos.json's ``group`` when it has one, else
+    the name without a stereo-view suffix (``motorcycle_left``/``_right``)."""
+    if record.get("group"):
+        return str(record["group"])
+    name = str(record["name"])
+    for suffix in ("_left", "_right"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _read_photos(photos_root: Path, val_fraction: float) -> list[_Photo]:
+    try:
+        manifest = json.loads((photos_root / "photos.json").read_text())
+        records = manifest["photos"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DemoDataError(f"cannot read {photos_root / 'photos.json'}: {error}") from error
+    train_groups: dict[str, str] = {}  # group -> package
+    for record in records:
+        if record["split"] == "train":
+            train_groups.setdefault(photo_group(record), record["source_package"])
+    val_groups = select_val_groups(train_groups, val_fraction)
+    photos = []
+    for record in sorted(records, key=lambda r: r["name"]):
+        path = photos_root / record["file"]
+        if not path.is_file():
+            raise DemoDataError(f"{path} is listed in photos.json but missing; rerun `fcc collect-photos`")
+        group = photo_group(record)
+        if record["split"] == "holdout":
+            split = "test"
+        else:
+            split = "val" if group in val_groups else "train"
+        photos.append(_Photo(record["name"], path, record["source_package"], group, split))
+    return photos
+
+
+def select_val_groups(groups: dict[str, str], fraction: float) -> set[str]:
+    """Which training groups (group -> source package) become validation: ``round(fraction *
+    groups)`` of them, at least one when there are two or more and never all, picked one per
+    package in turn (each package's groups ordered by the sha256 of their name) so that the
+    validation photographs mix sources. Depends only on the names."""
+    if len(groups) < 2:
+        return set()
+    count = min(len(groups) - 1, max(1, round(fraction * len(groups))))
+    by_package: dict[str, list[str]] = {}
+    for group, package in groups.items():
+        by_package.setdefault(package, []).append(group)
+    queues = [sorted(g, key=_name_hash) for _, g in sorted(by_package.items())]
+    order: list[str] = []
+    while any(queues):
+        for queue in queues:
+            if queue:
+                order.append(queue.pop(0))
+    return set(order[:count])
+
+
+def _name_hash(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
+def tile_grid(height: int, width: int, tile: int) -> list[tuple[int, int, int, int]]:
+    """Non-overlapping ``tile``-square boxes (left, top, right, bottom), as many as fit,
+    centred in the photograph, in raster order."""
+    rows, cols = height // tile, width // tile
+    top0, left0 = (height - rows * tile) // 2, (width - cols * tile) // 2
+    return [
+        (left0 + c * tile, top0 + r * tile, left0 + (c + 1) * tile, top0 + (r + 1) * tile)
+        for r in range(rows) for c in range(cols)
+    ]
+
+
+def plan_tiles(photos: list[_Photo], sizes: dict[str, tuple[int, int]], settings: DemoSettings) -> list[_Tile]:
+    """Every image of the set: per split, the tiles of its photographs (by name, raster order)
+    alternate real / synthetic (or, with ``settings.paired``, each tile is both), synthetic
+    ones take the generators in turn, and a surplus real tile is dropped so each split is
+    balanced."""
+    tiles: list[_Tile] = []
+    for split in SPLITS:
+        boxes = [
+            (photo.name, box)
+            for photo in photos if photo.split == split
+            for box in tile_grid(*sizes[photo.name], settings.tile_size)
+        ]
+        n_synthetic = len(boxes) if settings.paired else len(boxes) // 2
+        if n_synthetic == 0:
+            raise DemoDataError(
+                f"the photographs give no {split} images at {settings.tile_size} px tiles "
+                f"({len(boxes)} tile(s)); add photographs or use smaller tiles"
+            )
+        if settings.paired:
+            real, synthetic = boxes, boxes
+        else:
+            real = [b for i, b in enumerate(boxes) if i % 2 == 0][:n_synthetic]
+            synthetic = [b for i, b in enumerate(boxes) if i % 2 == 1]
+        tiles += [_Tile(name, split, box, "real", None) for name, box in real]
+        tiles += [
+            _Tile(name, split, box, "synthetic", settings.designs[i % len(settings.designs)])
+            for i, (name, box) in enumerate(synthetic)
+        ]
+    return tiles
+
+
+# --- generators and images -----------------------------------------------------------------
+
+
+def _train_generators(
+    photos: list[_Photo], pixels: dict[str, np.ndarray], settings: DemoSettings, seed: int, bar: Any
+) -> tuple[dict[str, UpsamplingAutoencoder], list[TrainingReport]]:
+    """One autoencoder per design, trained on the ``train`` split's photographs only."""
+    train_images = [pixels[p.name] for p in photos if p.split == "train"]
+    models: dict[str, UpsamplingAutoencoder] = {}
+    reports: list[TrainingReport] = []
+    for index, design in enumerate(settings.designs):
+        task = bar.add_task(f"training {design}", total=settings.training.steps, note="") if bar else None
+        # Own RNG stream per design, without disturbing the caller's global torch state.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed * 1000 + index)
+            model = UpsamplingAutoencoder(design, settings.generator)
+        report = train_autoencoder(
+            model, train_images, settings.training, seed=seed * 1000 + index,
+            on_step=(lambda step, loss, task=task: bar.update(task, advance=1, note=f"loss {loss:.4f}")) if bar else None,
+        )
+        models[design] = model
+        reports.append(report)
+    return models, reports
+
+
+def _write_tiles(
+    out: Path,
+    tiles: list[_Tile],
+    pixels: dict[str, np.ndarray],
+    models: dict[str, UpsamplingAutoencoder],
+    settings: DemoSettings,
+    bar: Any,
+) -> list[DemoImage]:
+    for split in SPLITS:
+        for name in CLASSES:
+            (out / split / name).mkdir(parents=True, exist_ok=True)
+    task = bar.add_task("writing images", total=len(tiles), note="") if bar else None
+    images = []
+    for tile in tiles:
+        photo = pixels[tile.photo]
+        left, top, right, bottom = tile.box
+        source = photo[top:bottom, left:right]
+        psnr = None
+        if tile.generator is None:
+            image = source
+        else:
+            image = _reconstruct_in_context(models[tile.generator], photo, tile.box, settings.context)
+            psnr = _psnr(image, source)
+        data = _png_bytes(image)
+        atomic_write_bytes(out / tile.file, data, overwrite=True)
+        images.append(DemoImage(
+            file=tile.file, split=tile.split, label=tile.label, source_photo=tile.photo,
+            generator=tile.generator, box=tile.box, sha256=hashlib.sha256(data).hexdigest(), psnr_db=psnr,
+        ))
+        if bar:
+            bar.update(task, advance=1)
+    return images
+
+
+def _reconstruct_in_context(
+    model: UpsamplingAutoencoder, photo: np.ndarray, box: tuple[int, int, int, int], context: int
+) -> np.ndarray:
+    """Reconstruct the tile with up to ``context`` pixels of the photograph around it (margins
+    rounded down to the model's factor so the sides stay valid), then cut the tile out."""
+    factor = model.config.factor
+    left, top, right, bottom = box
+    height, width = photo.shape[:2]
+    m_left, m_top = min(context, left) // factor * factor, min(context, top) // factor * factor
+    m_right = min(context, width - right) // factor * factor
+    m_bottom = min(context, height - bottom) // factor * factor
+    region = photo[top - m_top : bottom + m_bottom, left - m_left : right + m_right]
+    output = reconstruct(model, region)
+    return output[m_top : m_top + bottom - top, m_left : m_left + right - left]
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return round(float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse), 3)
+
+
+def _png_bytes(image: np.ndarray) -> bytes:
+    # No metadata and a fixed compression level: the same pixels always give the same bytes.
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="PNG", compress_level=6)
+    return buffer.getvalue()
+
+
+# --- output folder ---------------------------------------------------------------------------
+
+
+def _check_settings(settings: DemoSettings) -> None:
+    factor = settings.generator.factor
+    if settings.tile_size < factor or settings.tile_size % factor:
+        raise DemoDataError(f"tile size must be a positive multiple of {factor}, got {settings.tile_size}")
+    if not 0 <= settings.val_fraction < 1:
+        raise DemoDataError(f"validation fraction must be in [0, 1), got {settings.val_fraction}")
+    if not settings.designs:
+        raise DemoDataError("at least one generator design is needed")
+    unknown = [d for d in settings.designs if d not in UPSAMPLING_DESIGNS]
+    if unknown:
+        raise DemoDataError(f"unknown generator design(s) {', '.join(unknown)}; choose from {', '.join(UPSAMPLING_DESIGNS)}")
+
+
+def _prepare_output(out: Path) -> Path:
+    """Refuse a folder that holds something other than an earlier demo set; mark ours first."""
+    if out.exists() and not out.is_dir():
+        raise DemoDataError(f"output path exists and is not a folder: {out}")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER_FILE).is_file():
+        raise DemoDataError(f"{out} is not empty and was not made by `fcc demo-data`; choose a new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER_FILE).write_text("made by fcc demo-data; safe to rebuild in place\n")
+    return out
+
+
+def _remove_stale_images(out: Path, images: list[DemoImage]) -> None:
+    """Images of an earlier build (other seed, tile size or photographs) must not linger."""
+    wanted = {image.file for image in images}
+    for split in SPLITS:
+        for name in CLASSES:
+            for path in (out / split / name).glob("*.png"):
+                if f"{split}/{name}/{path.name}" not in wanted:
+                    path.unlink()
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool) -> Iterator[Any]:
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = [
+        TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.fields[note]}"),
+    ]
+    with Progress(*columns, transient=False) as bar:
+        yield bar
+
+
+def _manifest(
+    images: list[DemoImage], photos: list[_Photo], reports: list[TrainingReport],
+    settings: DemoSettings, seed: int, photos_root: Path,
+) -> str:
+    manifest = {
+        "format": "fcc-demo-data",
+        "version": FORMAT_VERSION,
+        "seed": seed,
+        "photos_dir": str(photos_root),
+        "torch": torch.__version__,
+        "settings": asdict(settings),
+        "designs": {d: UPSAMPLING_DESIGNS[d] for d in settings.designs},
+        "photos": [
+            {"name": p.name, "source_package": p.package, "group": p.group, "split": p.split} for p in photos
+        ],
+        "generators": [asdict(r) for r in reports],
+        "counts": {s: {c: sum(i.split == s and i.label == c for i in images) for c in CLASSES} for s in SPLITS},
+        "images": [asdict(i) for i in images],
+    }
+    return json.dumps(manifest, indent=1, ensure_ascii=False) + "\n"
+
+
+def _readme(
+    images: list[DemoImage], photos: list[_Photo], reports: list[TrainingReport], settings: DemoSettings, seed: int
+) -> str:
+    lines = [
+        "# Demo real-vs-synthetic image set",
+        "",
+        "Built by `fcc demo-data` (forensiccodec), offline, from the photographs collected by",
+        "`fcc collect-photos`. Layout: `{train,val,test}/{real,synthetic}/*.png`; label 0 = real,",
+        "1 = synthetic. `manifest.json` lists every image with its split, source photograph, tile box",
+        "(left, top, right, bottom), generator and sha256.",
+        "",
+        f"- **Real**: non-overlapping {settings.tile_size}x{settings.tile_size} tiles of the photographs.",
+        "- **Synthetic**: other tiles of the same split's photographs, reconstructed by a small",
+        "  convolutional autoencoder (downsampling by "
+        f"{settings.generator.factor}, then as many upsampling stages) trained",
+        "  with L1 + MSE on random crops of the `train` photographs only (Zhang, Karaman, Chang 2019:",
+        "  the decoder's upsampling leaves the same traces as in GAN generators). Designs:",
+    ]
+    for report in reports:
+        lines.append(f"  - `{report.design}`: {UPSAMPLING_DESIGNS[report.design]}"
+                     f" ({report.parameters:,} parameters, {report.steps} steps)")
+    lines += [
+        "- **Splits by photograph**: `test` = the photographs' holdout split; `val` = a few whole",
+        "  training photographs; `train` = the rest. No photograph contributes to two splits, and",
+        "  within a split real and synthetic images come from different tiles"
+        + (" (here: paired, each tile is both)." if settings.paired else "."),
+        f"- Seed {seed}; the same seed, photographs and machine rebuild identical files.",
+        "",
+        "| split | photographs | real | synthetic |",
+        "|---|---|---|---|",
+    ]
+    for split in SPLITS:
+        real = sum(i.split == split and i.label == "real" for i in images)
+        synthetic = sum(i.split == split and i.label == "synthetic" for i in images)
+        lines.append(f"| {split} | {sum(p.split == split for p in photos)} | {real} | {synthetic} |")
+    lines += [
+        "",
+        "Each photograph keeps its licence (see the photo folder's `ATTRIBUTION.md`); the tiles",
+        "and reconstructions are derivative works of them.",
+    ]
+    return "\n".join(lines) + "\n"
