@@ -246,7 +246,7 @@ def readme_section(
                     f" {end} rate ({miss['nearest_bpp']:.3f} bpp, {miss['nearest_psnr']:.2f} dB at quality"
                     f" {miss['nearest_quality']}); left out of that cell rather than extrapolated."
                 )
-    lines += ["", "Reproduce (a few minutes on a CPU):", "", "```bash", command, "```", README_END]
+    lines += ["", "Reproduce (a few minutes on a CPU; `fcc collect-photos datasets/photos` first on a fresh clone):", "", "```bash", command, "```", README_END]
     return "\n".join(lines) + "\n"
 
 
