@@ -89,14 +89,8 @@ def named_transform(name: str) -> Transform | None:
 
 def labelled_files(data_dir: str | Path, split: str) -> list[tuple[Path, int]]:
     """(path, label) of every image in ``data_dir/split/{real,synthetic}``, label 0 real / 1 synthetic."""
-    try:
-        from forensiccodec.data.layout import scan_split
-    except ImportError:  # TEMPORARY until data/layout.py lands
-        root = Path(data_dir) / split
-        if not root.is_dir():
-            raise UsageError(f"no {split} split: {root} is not a folder")
-        return [(p, label) for label, name in ((REAL, "real"), (SYNTHETIC, "synthetic"))
-                for p in sorted((root / name).glob("*.png"))]
+    from forensiccodec.data.layout import scan_split
+
     return [(Path(path), int(label)) for path, label in scan_split(Path(data_dir), split)]
 
 

@@ -1,0 +1,113 @@
+"""Detector training: the random-patch dataset, the loss, and a tiny end-to-end run with resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from forensiccodec.detector import patches as P
+from forensiccodec.detector.training import RandomPatchDataset, patch_classification_loss, train_detector
+from forensiccodec.detector.weights import load_detector
+from forensiccodec.train.loop import TrainingError
+
+torch.set_num_threads(2)
+
+
+def _image(path: Path, height: int, width: int, seed: int) -> Path:
+    pixels = np.random.default_rng(seed).integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def _layout(root: Path) -> Path:
+    for split, count in (("train", 3), ("val", 1)):
+        for label in ("real", "synthetic"):
+            for index in range(count):
+                _image(root / split / label / f"{index}.png", 96, 112, hash((split, label, index)) % 1000)
+    return root
+
+
+def _denormalise(patch: torch.Tensor) -> torch.Tensor:
+    mean = torch.tensor(P.IMAGENET_MEAN)[:, None, None]
+    std = torch.tensor(P.IMAGENET_STD)[:, None, None]
+    return patch * std + mean
+
+
+def test_patches_come_from_the_image_flipped_at_most(tmp_path: Path) -> None:
+    path = _image(tmp_path / "a.png", 300, 280, 1)
+    dataset = RandomPatchDataset([(path, 1)], patches_per_image=5)
+    assert len(dataset) == 5
+    source = torch.from_numpy(np.array(Image.open(path))).permute(2, 0, 1).float() / 255
+    for index in range(5):
+        patch, label = dataset[index]
+        assert patch.shape == (3, 96, 96) and label.item() == 1 and label.dtype == torch.int64
+        pixels = _denormalise(patch)
+        variants = [pixels, pixels.flip(1), pixels.flip(2), pixels.flip(1).flip(2)]
+        assert any(_is_window_of(source, v) for v in variants), "a patch must be an unresized (maybe flipped) window"
+
+
+def _is_window_of(source: torch.Tensor, patch: torch.Tensor) -> bool:
+    # Noise pixels are (almost) unique: look for the corner pixel, then compare the window.
+    corner = (source - patch[:, :1, :1]).abs().amax(0) < 1e-5
+    for top, left in corner.nonzero().tolist():
+        window = source[:, top:top + 96, left:left + 96]
+        if window.shape == patch.shape and torch.allclose(window, patch, atol=1e-5):
+            return True
+    return False
+
+
+def test_patches_are_deterministic_per_epoch(tmp_path: Path) -> None:
+    path = _image(tmp_path / "a.png", 200, 200, 2)
+    dataset = RandomPatchDataset([(path, 0)], patches_per_image=2, seed=5)
+    first = dataset[1][0]
+    assert torch.equal(first, dataset[1][0])
+    dataset.set_epoch(1)
+    assert not torch.equal(first, dataset[1][0])
+
+
+def test_small_images_are_upsampled_like_the_detector_does(tmp_path: Path) -> None:
+    path = _image(tmp_path / "small.png", 100, 150, 3)
+    dataset = RandomPatchDataset([(path, 0)])
+    assert dataset.images[0].shape == (*P.analysed_size(100, 150), 3)
+
+
+def test_jpeg_augmentation_changes_pixels_of_both_classes(tmp_path: Path) -> None:
+    path = _image(tmp_path / "a.png", 256, 256, 4)
+    plain = RandomPatchDataset([(path, 0), (path, 1)], patches_per_image=1)
+    jpeg = RandomPatchDataset([(path, 0), (path, 1)], patches_per_image=1, jpeg_probability=1.0)
+    for index in range(2):
+        patch, label = jpeg[index]
+        assert patch.shape == (3, 96, 96) and label.item() == index
+        # JPEG of noise at q85-100 is far from lossless; an unprocessed crop would match exactly
+        assert not torch.allclose(patch, plain[index][0])
+    with pytest.raises(TrainingError):
+        RandomPatchDataset([(path, 0)], jpeg_probability=1.5)
+
+
+def test_loss_is_cross_entropy_with_accuracy() -> None:
+    logits = torch.tensor([[2.0, -1.0], [0.0, 3.0]], requires_grad=True)
+    labels = torch.tensor([0, 0])
+    out = patch_classification_loss(logits, (torch.zeros(2), labels))
+    assert out["accuracy"].item() == 0.5
+    assert out["loss"].item() == pytest.approx(torch.nn.functional.cross_entropy(logits, labels).item())
+
+
+def test_train_validate_export_and_resume(tmp_path: Path) -> None:
+    data = _layout(tmp_path / "data")
+    options = dict(config_name="tiny", batch_size=4, patches_per_image=2, checkpoint_dir=tmp_path / "run",
+                   weights_dir=tmp_path / "weights", val_patches=4, val_top=3, progress=False, device="cpu")
+    summary = train_detector(data, steps=2, **options)
+    assert summary["steps"] == 2 and summary["exported"] == "detector-tiny.safetensors"
+    assert summary["validation"]["n_real"] == 1 and summary["validation"]["n_patches"] == 4
+    assert 0.0 <= summary["validation"]["accuracy"] <= 1.0
+    assert "loss" in summary["final_metrics"] and "accuracy" in summary["final_metrics"]
+    first = load_detector("tiny", tmp_path / "weights")
+    resumed = train_detector(data, steps=3, resume=True, overwrite=True, **options)
+    assert resumed["steps"] == 3
+    second = load_detector("tiny", tmp_path / "weights")
+    assert any(not torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))

@@ -1,0 +1,146 @@
+"""`fcc detect`, `fcc train-detector` and `fcc demo-data` through click's test runner.
+
+The commands are mounted on a throwaway group here (cli.py registers them on `fcc`), with a
+tiny detector exported to a temporary weights folder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from forensiccodec.cli import FccGroup
+from forensiccodec.cli_detector import demo_data, detect, train_detector_command
+from forensiccodec.detector import build_backbone
+from forensiccodec.detector.weights import export_detector
+
+torch.set_num_threads(2)
+
+
+@click.group(cls=FccGroup)
+def fcc() -> None:
+    """Test group."""
+
+
+fcc.add_command(detect)
+fcc.add_command(train_detector_command)
+fcc.add_command(demo_data)
+
+
+def _image(path: Path, seed: int, size: tuple[int, int] = (100, 120)) -> Path:
+    pixels = np.random.default_rng(seed).integers(0, 256, size=(*size, 3), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+@pytest.fixture()
+def weights(tmp_path: Path) -> Path:
+    torch.manual_seed(0)
+    export_detector(build_backbone("tiny"), config_name="tiny", weights_dir=tmp_path / "weights", n_patches=12, top_m=9)
+    return tmp_path / "weights"
+
+
+def _detect(*args: str) -> click.testing.Result:
+    return CliRunner().invoke(fcc, ["detect", "--config", "tiny", *args])
+
+
+def test_detect_table_json_and_determinism(tmp_path: Path, weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b = _image(tmp_path / "a.png", 1), _image(tmp_path / "b.png", 2)
+    monkeypatch.chdir(tmp_path)  # short paths: the table must not wrap them
+    result = _detect("a.png", "b.png", "--weights-dir", str(weights))
+    assert result.exit_code == 0, result.output
+    assert "a.png" in result.output and "b.png" in result.output and "9/12" in result.output
+
+    out = _detect(str(tmp_path), "--json", "--patches", "8", "--weights-dir", str(weights))
+    assert out.exit_code == 0, out.output
+    reports = json.loads(out.output)
+    assert [Path(r["input"]).name for r in reports] == ["a.png", "b.png"]
+    first = reports[0]
+    assert first["n_patches"] == 8 and first["patches_used"] == 6  # top keeps the weights' 75 %
+    assert first["label"] == ("synthetic" if first["score"] > 0 else "real")
+    again = json.loads(_detect(str(a), "--json", "--patches", "8", "--weights-dir", str(weights)).output)
+    assert again[0]["score"] == first["score"]
+    other_seed = json.loads(_detect(str(a), "--json", "--patches", "8", "--seed", "7", "--weights-dir", str(weights)).output)
+    assert other_seed[0]["score"] != first["score"]
+
+
+def test_detect_bad_file_reports_and_goes_on(tmp_path: Path, weights: Path) -> None:
+    good = _image(tmp_path / "good.png", 1)
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    result = _detect(str(bad), str(good), str(tmp_path / "missing.png"), "--json", "--weights-dir", str(weights))
+    assert result.exit_code == 1
+    payload = json.loads(result.stdout)
+    assert [Path(r["input"]).name for r in payload if "score" in r] == ["good.png"]
+    assert sum("error" in r for r in payload) == 2
+    assert result.stderr.count("error:") == 2
+
+
+def test_detect_heatmaps(tmp_path: Path, weights: Path) -> None:
+    a, b = _image(tmp_path / "in" / "a.png", 1), _image(tmp_path / "in" / "b.png", 2)
+    out = tmp_path / "a-heat.png"
+    result = _detect(str(a), "--heatmap", str(out), "--weights-dir", str(weights))
+    assert result.exit_code == 0, result.output
+    assert Image.open(out).size == (120, 100)
+    assert _detect(str(a), "--heatmap", str(out), "--weights-dir", str(weights)).exit_code != 0  # no overwrite
+    assert _detect(str(a), "--heatmap", str(out), "--force", "--weights-dir", str(weights)).exit_code == 0
+    refused = _detect(str(a), str(b), "--heatmap", str(out), "--weights-dir", str(weights))
+    assert refused.exit_code == 2 and "--heatmap-dir" in refused.output
+    many = _detect(str(tmp_path / "in"), "--heatmap-dir", str(tmp_path / "maps"), "--weights-dir", str(weights))
+    assert many.exit_code == 0, many.output
+    assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == ["a-heatmap.png", "b-heatmap.png"]
+
+
+def test_detect_without_weights_is_a_weights_error(tmp_path: Path) -> None:
+    result = _detect(str(_image(tmp_path / "a.png", 1)), "--weights-dir", str(tmp_path / "none"))
+    assert result.exit_code == 4 and "train-detector" in result.output
+
+
+def test_train_detector_command(tmp_path: Path) -> None:
+    for split, count in (("train", 2), ("val", 1)):
+        for label in ("real", "synthetic"):
+            for index in range(count):
+                _image(tmp_path / "data" / split / label / f"{index}.png", index + len(label), (96, 110))
+    result = CliRunner().invoke(fcc, [
+        "train-detector", "--data", str(tmp_path / "data"), "--config", "tiny", "--steps", "2",
+        "--batch-size", "4", "--device", "cpu", "--val-patches", "4", "--val-top", "3",
+        "--checkpoint-dir", str(tmp_path / "run"), "--weights-dir", str(tmp_path / "weights"),
+    ])
+    assert result.exit_code == 0, result.output
+    assert "validation" in result.output and "detector-tiny.safetensors" in result.output
+    assert (tmp_path / "run" / "last.pt").is_file()
+    missing = CliRunner().invoke(fcc, ["train-detector", "--data", str(tmp_path / "run"), "--config", "tiny"])
+    assert missing.exit_code == 1 and "train/" in missing.output
+
+
+def test_demo_data_passes_its_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import forensiccodec.data.demo as demo
+
+    calls = {}
+
+    class Summary:
+        total_bytes, seconds = 2_000_000, 3.0
+
+        def table(self) -> str:
+            return "counts table"
+
+        def generator_table(self) -> str:
+            return "generators table"
+
+    def fake_build(out_dir, **options):
+        calls.update(out_dir=out_dir, **options)
+        return Summary()
+
+    monkeypatch.setattr(demo, "build_demo_data", fake_build)
+    result = CliRunner().invoke(fcc, ["demo-data", str(tmp_path / "out"), "--seed", "3", "--photos", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert calls["seed"] == 3 and calls["photos_dir"] == tmp_path and calls["out_dir"] == tmp_path / "out"
+    assert "counts table" in result.output and "2.0 MB" in result.output
