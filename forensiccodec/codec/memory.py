@@ -38,8 +38,12 @@ class PeakFit:
 # the small (N=64) and paper (N=128) configurations at 0.26, 1.1, 2.0 and 4.0 megapixels; the
 # points and the fit are in docs/benchmarks.md. Above 1 MP the fit is within 3% of every point.
 PEAK_FITS: dict[str, PeakFit] = {
-    "encode": PeakFit(constant=65.5e6, bytes_per_pixel=7.0, bytes_per_pixel_per_channel=10.11),
-    "decode": PeakFit(constant=96.6e6, bytes_per_pixel=15.7, bytes_per_pixel_per_channel=9.37),
+    "encode": PeakFit(
+        constant=65.5e6, bytes_per_pixel=7.0, bytes_per_pixel_per_channel=10.11
+    ),
+    "decode": PeakFit(
+        constant=96.6e6, bytes_per_pixel=15.7, bytes_per_pixel_per_channel=9.37
+    ),
 }
 # Below ~1 MP tensors are small enough for malloc's heap, where freed memory is not always
 # returned: measured peaks sat up to 100 MiB above the line there.
@@ -52,7 +56,9 @@ class NotEnoughMemoryError(ImageError):
     """Coding this image would need more memory than the machine (or FCC_MAX_MEMORY) allows."""
 
 
-def estimate_peak_bytes(config: TICConfig, height: int, width: int, operation: str) -> int:
+def estimate_peak_bytes(
+    config: TICConfig, height: int, width: int, operation: str
+) -> int:
     """Estimated peak memory (bytes) that encoding or decoding a height x width image adds to the process."""
     if operation not in OPERATIONS:
         raise ValueError(f"operation must be one of {OPERATIONS}, got {operation!r}")
@@ -61,10 +67,14 @@ def estimate_peak_bytes(config: TICConfig, height: int, width: int, operation: s
     fit = PEAK_FITS[operation]
     pixels = math.ceil(height / STRIDE) * STRIDE * math.ceil(width / STRIDE) * STRIDE
     per_pixel = fit.bytes_per_pixel + fit.bytes_per_pixel_per_channel * config.N
-    return math.ceil(HEADROOM * max(0.0, fit.constant + pixels * per_pixel) + ALLOCATOR_SLACK)
+    return math.ceil(
+        HEADROOM * max(0.0, fit.constant + pixels * per_pixel) + ALLOCATOR_SLACK
+    )
 
 
-_SIZE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(?:([kmgt])(i?)b?|b)?\s*$", re.IGNORECASE)
+_SIZE_PATTERN = re.compile(
+    r"^\s*(\d+(?:\.\d*)?)\s*(?:([kmgt])(i?)b?|b)?\s*$", re.IGNORECASE
+)
 _UNIT_POWER = {"k": 1, "m": 2, "g": 3, "t": 4}
 
 
@@ -72,7 +82,9 @@ def parse_memory_size(text: str) -> int:
     """'24G', '24GiB', '1.5 GiB', '512M' (binary), '24GB' (decimal) or plain bytes -> bytes."""
     match = _SIZE_PATTERN.match(text)
     if match is None:
-        raise UsageError(f"{MEMORY_ENV} must be a size such as 16GiB, 512M or a number of bytes, got {text!r}")
+        raise UsageError(
+            f"{MEMORY_ENV} must be a size such as 16GiB, 512M or a number of bytes, got {text!r}"
+        )
     number, unit, binary = match.groups()
     if unit is None:
         return int(float(number))
@@ -99,14 +111,19 @@ def _cgroup_headroom() -> int | None:
     """Limit minus usage of this process's memory cgroup (v2, then v1), if it has a limit."""
     for limit_file, usage_file in (
         ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+        (
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+        ),
     ):
         try:
             limit_text = Path(limit_file).read_text().strip()
             usage = int(Path(usage_file).read_text().strip())
         except (OSError, ValueError):
             continue
-        if limit_text == "max" or int(limit_text) >= 1 << 60:  # v1 writes "no limit" as a huge number
+        if (
+            limit_text == "max" or int(limit_text) >= 1 << 60
+        ):  # v1 writes "no limit" as a huge number
             return None
         return max(0, int(limit_text) - usage)
     return None
@@ -117,7 +134,9 @@ def available_memory_bytes() -> int | None:
     override = os.environ.get(MEMORY_ENV)
     if override is not None and override.strip():
         return parse_memory_size(override)
-    candidates = [b for b in (_meminfo_available(), _cgroup_headroom()) if b is not None]
+    candidates = [
+        b for b in (_meminfo_available(), _cgroup_headroom()) if b is not None
+    ]
     return min(candidates) if candidates else None
 
 
@@ -153,11 +172,19 @@ def check_fits(
     file name) starts the message.
     """
     needed = estimate_peak_bytes(config, height, width, operation)
-    from_environment = available_bytes is None and bool(os.environ.get(MEMORY_ENV, "").strip())
-    available = available_bytes if available_bytes is not None else available_memory_bytes()
+    from_environment = available_bytes is None and bool(
+        os.environ.get(MEMORY_ENV, "").strip()
+    )
+    available = (
+        available_bytes if available_bytes is not None else available_memory_bytes()
+    )
     if available is None or needed <= available:
         return needed
-    where = f"{MEMORY_ENV} allows {format_bytes(available)}" if from_environment else f"this machine has {format_bytes(available)} available"
+    where = (
+        f"{MEMORY_ENV} allows {format_bytes(available)}"
+        if from_environment
+        else f"this machine has {format_bytes(available)} available"
+    )
     prefix = f"{label}: " if label else ""
     raise NotEnoughMemoryError(
         f"{prefix}{width}x{height} needs about {format_bytes(needed)} to {operation} with {config_label(config)};"

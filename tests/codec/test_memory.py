@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from forensiccodec.codec import memory
@@ -14,18 +16,27 @@ SIZES = [(64, 64), (512, 768), (1080, 1920), (3000, 4000), (6000, 8000)]
 @pytest.mark.parametrize("operation", memory.OPERATIONS)
 def test_estimate_grows_with_size_and_width(operation: str) -> None:
     for name in ("tiny", "small", "paper"):
-        estimates = [memory.estimate_peak_bytes(CONFIGS[name], h, w, operation) for h, w in SIZES]
-        assert all(a < b for a, b in zip(estimates, estimates[1:])), (name, estimates)
+        estimates = [
+            memory.estimate_peak_bytes(CONFIGS[name], h, w, operation) for h, w in SIZES
+        ]
+        assert all(a < b for a, b in itertools.pairwise(estimates)), (name, estimates)
         assert estimates[0] > 0
     for h, w in SIZES[1:]:
-        tiny, small, paper = (memory.estimate_peak_bytes(CONFIGS[n], h, w, operation) for n in ("tiny", "small", "paper"))
+        tiny, small, paper = (
+            memory.estimate_peak_bytes(CONFIGS[n], h, w, operation)
+            for n in ("tiny", "small", "paper")
+        )
         assert tiny <= small < paper
 
 
 def test_estimate_counts_the_padding_to_64() -> None:
     config = CONFIGS["small"]
-    assert memory.estimate_peak_bytes(config, 449, 577, "encode") == memory.estimate_peak_bytes(config, 512, 640, "encode")
-    assert memory.estimate_peak_bytes(config, 448, 576, "encode") < memory.estimate_peak_bytes(config, 449, 576, "encode")
+    assert memory.estimate_peak_bytes(
+        config, 449, 577, "encode"
+    ) == memory.estimate_peak_bytes(config, 512, 640, "encode")
+    assert memory.estimate_peak_bytes(
+        config, 448, 576, "encode"
+    ) < memory.estimate_peak_bytes(config, 449, 576, "encode")
 
 
 def test_estimate_rejects_unknown_operation() -> None:
@@ -46,7 +57,10 @@ def test_check_fits_refuses_with_low_override(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_check_fits_refuses_with_explicit_budget() -> None:
-    with pytest.raises(memory.NotEnoughMemoryError, match="to decode with the paper model; this machine has"):
+    with pytest.raises(
+        memory.NotEnoughMemoryError,
+        match="to decode with the paper model; this machine has",
+    ):
         memory.check_fits(CONFIGS["paper"], 6000, 8000, "decode", available_bytes=2**30)
 
 
@@ -54,7 +68,9 @@ def test_check_fits_accepts_small_image(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.delenv(memory.MEMORY_ENV, raising=False)
     for operation in memory.OPERATIONS:
         needed = memory.check_fits(CONFIGS["small"], 256, 256, operation)
-        assert needed == memory.estimate_peak_bytes(CONFIGS["small"], 256, 256, operation)
+        assert needed == memory.estimate_peak_bytes(
+            CONFIGS["small"], 256, 256, operation
+        )
         assert needed < 2**30
     monkeypatch.setenv(memory.MEMORY_ENV, "64GiB")
     memory.check_fits(CONFIGS["small"], 1080, 1920, "encode")
@@ -70,7 +86,14 @@ def test_available_memory_is_known_here(monkeypatch: pytest.MonkeyPatch) -> None
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("1073741824", 2**30), ("512M", 512 * 2**20), ("1.5GiB", 3 * 2**29), ("2 gib", 2 * 2**30), ("2GB", 2 * 10**9), ("100b", 100)],
+    [
+        ("1073741824", 2**30),
+        ("512M", 512 * 2**20),
+        ("1.5GiB", 3 * 2**29),
+        ("2 gib", 2 * 2**30),
+        ("2GB", 2 * 10**9),
+        ("100b", 100),
+    ],
 )
 def test_parse_memory_size(text: str, expected: int) -> None:
     assert memory.parse_memory_size(text) == expected
