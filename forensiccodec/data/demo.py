@@ -481,7 +481,8 @@ def _manifest(
         "photos": [
             {"name": p.name, "source_package": p.package, "group": p.group, "split": p.split} for p in photos
         ],
-        "generators": [asdict(r) for r in reports],
+        # Timings stay out: the manifest of a rebuild is byte-identical too.
+        "generators": [{k: v for k, v in asdict(r).items() if k != "seconds"} for r in reports],
         "counts": {s: {c: sum(i.split == s and i.label == c for i in images) for c in CLASSES} for s in SPLITS},
         "images": [asdict(i) for i in images],
     }

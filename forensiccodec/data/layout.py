@@ -65,7 +65,7 @@ def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     it cannot be read."""
     try:
         with Image.open(path) as opened:
-            return np.asarray(ImageOps.exif_transpose(opened).convert("RGB"), dtype=np.uint8)
+            return np.array(ImageOps.exif_transpose(opened).convert("RGB"), dtype=np.uint8)
     except (OSError, ValueError, Image.DecompressionBombError) as error:
         raise LayoutError(f"cannot read image {path}: {error}") from error
 

@@ -1,0 +1,170 @@
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from forensiccodec.data import demo
+from forensiccodec.data.demo import DemoDataError, DemoSettings, build_demo_data, select_val_groups, tile_grid
+from forensiccodec.data.generators import UPSAMPLING_DESIGNS, GeneratorConfig, TrainingConfig
+from forensiccodec.data.layout import RealSyntheticDataset, scan_split
+
+TINY = DemoSettings(
+    tile_size=16, val_fraction=0.3, context=8,
+    generator=GeneratorConfig(width=4, latent_channels=4, stages=2),
+    training=TrainingConfig(steps=2, batch_size=2, crop_sizes=(16,)),
+)
+# (name, package, split): 5 train groups (a stereo pair is one), 1 holdout photograph
+PHOTOS = [("a-one", "a", "train"), ("a-two", "a", "train"), ("a-pair_left", "a", "train"),
+          ("a-pair_right", "a", "train"), ("b-one", "b", "train"), ("b-two", "b", "train"),
+          ("b-held", "b", "holdout")]
+
+
+def make_photos(folder: Path) -> Path:
+    rng = np.random.default_rng(0)
+    records = []
+    for name, package, split in PHOTOS:
+        (folder / split).mkdir(parents=True, exist_ok=True)
+        smooth = rng.integers(0, 256, (4, 6, 3), dtype=np.uint8)
+        image = Image.fromarray(smooth).resize((50, 34), Image.BILINEAR)  # 3x2 tiles of 16
+        image.save(folder / split / f"{name}.png")
+        records.append({"file": f"{split}/{name}.png", "name": name, "source_package": package, "split": split})
+    (folder / "photos.json").write_text(json.dumps({"photos": records}))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    return make_photos(tmp_path_factory.mktemp("photos"))
+
+
+@pytest.fixture(scope="module")
+def built(photos, tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "set"
+    summary = build_demo_data(out, photos_dir=photos, seed=1, progress=False, settings=TINY)
+    return out, summary, json.loads((out / "manifest.json").read_text())
+
+
+def _hashes(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_layout_is_balanced_and_readable(built):
+    out, summary, manifest = built
+    for split in ("train", "val", "test"):
+        items = scan_split(out, split)
+        labels = [label for _, label in items]
+        assert labels.count(0) == labels.count(1) > 0
+        assert summary.counts[split] == {"real": labels.count(0), "synthetic": labels.count(1)}
+    image, label = RealSyntheticDataset(out, "test")[0]
+    assert image.shape == (3, 16, 16) and label == 0
+    assert {i["file"] for i in manifest["images"]} == {
+        str(p.relative_to(out)) for p in out.rglob("*.png")}
+    assert (out / "README.md").read_text().startswith("# Demo real-vs-synthetic")
+
+
+def test_splits_follow_source_photographs(built):
+    _, summary, manifest = built
+    split_of: dict[str, set[str]] = {}
+    for image in manifest["images"]:
+        split_of.setdefault(image["source_photo"], set()).add(image["split"])
+    assert all(len(splits) == 1 for splits in split_of.values())
+    assert summary.photos["test"] == ["b-held"]
+    assert split_of["a-pair_left"] == split_of["a-pair_right"]  # one scene, one split
+    assert summary.photos["val"] and set(summary.photos["val"]).isdisjoint(summary.photos["train"])
+
+
+def test_classes_use_different_tiles_and_every_generator_in_train(built, photos):
+    out, _, manifest = built
+    real = {(i["source_photo"], tuple(i["box"])) for i in manifest["images"] if i["label"] == "real"}
+    synthetic = {(i["source_photo"], tuple(i["box"])) for i in manifest["images"] if i["label"] == "synthetic"}
+    assert real.isdisjoint(synthetic)
+    train_designs = {i["generator"] for i in manifest["images"] if i["split"] == "train" and i["generator"]}
+    assert train_designs == set(UPSAMPLING_DESIGNS)
+    first = next(i for i in manifest["images"] if i["label"] == "real")
+    left, top, right, bottom = first["box"]
+    source = np.asarray(Image.open(photos / "train" / f"{first['source_photo']}.png"))
+    if first["split"] == "test":
+        source = np.asarray(Image.open(photos / "holdout" / f"{first['source_photo']}.png"))
+    assert np.array_equal(np.asarray(Image.open(out / first["file"])), source[top:bottom, left:right])
+
+
+def test_rebuild_is_byte_identical_and_seed_changes_only_synthetic(built, photos, tmp_path):
+    out, _, _ = built
+    again = tmp_path / "again"
+    build_demo_data(again, photos_dir=photos, seed=1, progress=False, settings=TINY)
+    assert _hashes(again) == _hashes(out)
+    other = tmp_path / "other"
+    build_demo_data(other, photos_dir=photos, seed=2, progress=False, settings=TINY)
+    first, second = _hashes(out), _hashes(other)
+    assert all(first[f] == second[f] for f in first if "/real/" in f)
+    assert any(first[f] != second[f] for f in first if "/synthetic/" in f)
+
+
+def test_rebuild_in_place_removes_stale_images_and_refuses_foreign_folders(photos, tmp_path):
+    out = tmp_path / "set"
+    build_demo_data(out, photos_dir=photos, progress=False, settings=TINY)
+    stale = out / "train" / "real" / "old.png"
+    stale.write_bytes(b"x")
+    build_demo_data(out, photos_dir=photos, progress=False, settings=TINY)
+    assert not stale.exists()
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("keep me")
+    with pytest.raises(DemoDataError, match="not made by"):
+        build_demo_data(foreign, photos_dir=photos, progress=False, settings=TINY)
+
+
+def test_paired_mode_uses_every_tile_in_both_classes(photos, tmp_path):
+    paired = DemoSettings(**{**TINY.__dict__, "paired": True})
+    summary = build_demo_data(tmp_path / "p", photos_dir=photos, progress=False, settings=paired)
+    assert summary.counts["test"] == {"real": 6, "synthetic": 6}
+
+
+def test_missing_photos_are_collected_or_explained(photos, tmp_path, monkeypatch):
+    import forensiccodec.data.photos as photo_module
+
+    calls = []
+
+    def fake_collect(out_dir, **kwargs):
+        calls.append(kwargs)
+        make_photos(Path(out_dir))
+
+    monkeypatch.setattr(photo_module, "collect_photos", fake_collect)
+    build_demo_data(tmp_path / "out", photos_dir=tmp_path / "fresh", progress=False, settings=TINY)
+    assert len(calls) == 1 and (tmp_path / "fresh" / "photos.json").is_file()
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "x.png").write_bytes(b"x")
+    with pytest.raises(DemoDataError, match="no photos.json"):
+        build_demo_data(tmp_path / "out2", photos_dir=tmp_path / "junk", progress=False, settings=TINY)
+
+
+def test_tiles_too_large_for_the_photographs_are_an_error(photos, tmp_path):
+    with pytest.raises(DemoDataError, match="no train images"):
+        build_demo_data(tmp_path / "o", photos_dir=photos, progress=False,
+                        settings=DemoSettings(**{**TINY.__dict__, "tile_size": 64}))
+    with pytest.raises(DemoDataError, match="multiple of 4"):
+        build_demo_data(tmp_path / "o", photos_dir=photos, progress=False, tile_size=30)
+
+
+def test_tile_grid_is_centred_and_non_overlapping():
+    assert tile_grid(480, 768, 256) == [(0, 112, 256, 368), (256, 112, 512, 368), (512, 112, 768, 368)]
+    assert tile_grid(100, 100, 256) == []
+
+
+def test_val_groups_mix_packages_and_never_take_everything():
+    groups = {f"a{i}": "a" for i in range(8)} | {f"b{i}": "b" for i in range(4)}
+    chosen = select_val_groups(groups, 0.25)
+    assert len(chosen) == 3 and {g[0] for g in chosen} == {"a", "b"}
+    assert chosen == select_val_groups(dict(reversed(list(groups.items()))), 0.25)
+    assert len(select_val_groups({"x": "a", "y": "a"}, 0.0)) == 1  # at least one
+    assert len(select_val_groups({"x": "a", "y": "a"}, 0.9)) == 1
+    assert select_val_groups({"x": "a"}, 0.5) == set()
+
+
+def test_photo_group_joins_stereo_views():
+    assert demo.photo_group({"name": "skimage-motorcycle_left"}) == demo.photo_group({"name": "skimage-motorcycle_right"})
+    assert demo.photo_group({"name": "x", "group": "g"}) == "g"
