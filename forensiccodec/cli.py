@@ -311,5 +311,15 @@ def train_codec(**options) -> None:
     train_codec_command(**options)
 
 
+def _register_detector_commands() -> None:
+    from .cli_detector import demo_data, detect, train_detector_command
+
+    main.add_command(detect)
+    main.add_command(train_detector_command)
+    main.add_command(demo_data)
+
+
+_register_detector_commands()
+
 if __name__ == "__main__":
     main()
