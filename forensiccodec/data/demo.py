@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
+from rich.table import Table
 
 from forensiccodec.data.generators import (
     UPSAMPLING_DESIGNS,
@@ -103,10 +104,8 @@ class DemoSummary:
     total_bytes: int
     seconds: float
 
-    def table(self) -> Any:
+    def table(self) -> Table:
         """A rich Table of image counts per split and class (for the CLI to print)."""
-        from rich.table import Table
-
         table = Table(title=f"demo data set: {self.out_dir}")
         table.add_column("split")
         table.add_column("photographs", justify="right")
@@ -118,10 +117,8 @@ class DemoSummary:
         table.add_row("total", str(sum(len(p) for p in self.photos.values())), *totals, style="bold")
         return table
 
-    def generator_table(self) -> Any:
+    def generator_table(self) -> Table:
         """A rich Table of the trained generators (parameters, loss, time, PSNR)."""
-        from rich.table import Table
-
         table = Table(title="generators")
         for column in ("upsampling", "parameters", "L1+MSE loss", "train s", "PSNR dB"):
             table.add_column(column, justify="left" if column == "upsampling" else "right")
