@@ -14,8 +14,8 @@ from typing import Any
 from .codec import pipeline
 from .codec.bitstream import FccFile, read_fcc, write_fcc
 from .codec.memory import check_fits
-from .errors import BitstreamError, ImageError, UsageError, WeightsError
-from .files import atomic_output, atomic_write_bytes, ensure_not_same_file
+from .errors import BitstreamError, UsageError, WeightsError
+from .files import atomic_write_bytes, ensure_not_same_file
 from .images import ColorMode, color_mode, load_image, psnr, save_png
 from .rate_points import rate_point_for_quality
 from .zoo import LoadedCodec, load_codec
@@ -278,6 +278,4 @@ __all__ = [
     "file_info",
     "round_trip",
     "read_fcc_file",
-    "ImageError",
-    "atomic_output",
 ]
