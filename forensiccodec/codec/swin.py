@@ -93,19 +93,21 @@ def attention_mask(
     shift_size: int,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
+    shift_mask: bool = True,
 ) -> Tensor | None:
     """Additive (nW, ws², ws²) mask for a height x width map, or None when nothing is masked.
 
     The map is padded to whole windows, then rolled by -shift. Tokens of different shift
-    regions get `SHIFT_MASK_VALUE` (Swin's mask, computed on the padded size) and padded
-    keys get `PAD_MASK_VALUE` on top.
+    regions get `SHIFT_MASK_VALUE` (Swin's mask, computed on the padded size) unless
+    `shift_mask` is False (see `SwinBlock`), and padded keys get `PAD_MASK_VALUE` on top.
     """
     padded_h = -(-height // window_size) * window_size
     padded_w = -(-width // window_size) * window_size
-    if shift_size == 0 and (padded_h, padded_w) == (height, width):
+    masks_shift = shift_size > 0 and shift_mask
+    if not masks_shift and (padded_h, padded_w) == (height, width):
         return None
     mask = torch.zeros(padded_h * padded_w // window_size**2, window_size**2, window_size**2, dtype=dtype)
-    if shift_size > 0:
+    if masks_shift:
         regions = torch.zeros(1, padded_h, padded_w, 1)
         bands = (slice(0, -window_size), slice(-window_size, -shift_size), slice(-shift_size, None))
         for label, (rows, cols) in enumerate((r, c) for r in bands for c in bands):
@@ -145,7 +147,13 @@ class WindowLayout:
 
 
 def build_window_layout(
-    batch: int, height: int, width: int, window_size: int, shift_size: int, device: torch.device | str | None = None
+    batch: int,
+    height: int,
+    width: int,
+    window_size: int,
+    shift_size: int,
+    device: torch.device | str | None = None,
+    shift_mask: bool = True,
 ) -> WindowLayout:
     """The `WindowLayout` of a map; equivalent to pad, roll(-shift), partition."""
     ws = window_size
@@ -156,7 +164,7 @@ def build_window_layout(
     real[:height, :width] = True
     rolled = [torch.roll(t, shifts=(-shift_size, -shift_size), dims=(0, 1)) for t in (source, real)]
     slots, slot_is_real = (window_partition(t.view(1, padded_h, padded_w, 1), ws).squeeze(-1) for t in rolled)
-    full_mask = attention_mask(height, width, ws, shift_size)
+    full_mask = attention_mask(height, width, ws, shift_size, shift_mask=shift_mask)
     needs_mask = torch.zeros(slots.shape[0], dtype=torch.bool)
     if full_mask is not None:
         needs_mask = full_mask.flatten(1).ne(0).any(1)
@@ -176,15 +184,19 @@ _LAYOUT_CACHE: dict[tuple, WindowLayout] = {}
 _LAYOUT_CACHE_SIZE = 64
 
 
-def cached_window_layout(batch: int, height: int, width: int, window_size: int, shift_size: int, device: torch.device) -> WindowLayout:
+def cached_window_layout(
+    batch: int, height: int, width: int, window_size: int, shift_size: int, device: torch.device, shift_mask: bool = True
+) -> WindowLayout:
     """`build_window_layout`, built once per (geometry, device, inference mode)."""
     # Tensors made under inference_mode cannot be saved for backward later, hence the flag.
-    key = (batch, height, width, window_size, shift_size, device, torch.is_inference_mode_enabled())
+    key = (batch, height, width, window_size, shift_size, device, shift_mask, torch.is_inference_mode_enabled())
     layout = _LAYOUT_CACHE.get(key)
     if layout is None:
         if len(_LAYOUT_CACHE) >= _LAYOUT_CACHE_SIZE:
             _LAYOUT_CACHE.pop(next(iter(_LAYOUT_CACHE)))
-        layout = _LAYOUT_CACHE[key] = build_window_layout(batch, height, width, window_size, shift_size, device)
+        layout = _LAYOUT_CACHE[key] = build_window_layout(
+            batch, height, width, window_size, shift_size, device, shift_mask
+        )
     return layout
 
 
@@ -315,7 +327,12 @@ class Mlp(nn.Module):
 
 
 class SwinBlock(nn.Module):
-    """x = x + WMSA(LN1(x)); x = x + MLP(LN2(x)), on channel-last maps (B, H, W, C)."""
+    """x = x + WMSA(LN1(x)); x = x + MLP(LN2(x)), on channel-last maps (B, H, W, C).
+
+    `shift_mask=False` keeps the cyclic roll of a shifted block but drops Swin's 0/-100 mask
+    between the wrapped-around regions (padding is still masked). That is how Adapt-ICMH's
+    `TIC_SFMA` computes, so its adapter checkpoints need it; Swin and TransTIC use the mask.
+    """
 
     def __init__(
         self,
@@ -326,12 +343,14 @@ class SwinBlock(nn.Module):
         mlp_ratio: float = 2.0,
         drop_path_rate: float = 0.0,
         attention_impl: str = "sdpa",
+        shift_mask: bool = True,
     ) -> None:
         super().__init__()
         if not 0 <= shift_size < window_size:
             raise ValueError("shift_size must be in [0, window_size)")
         self.window_size = window_size
         self.shift_size = shift_size
+        self.shift_mask = shift_mask
         self.drop_path_rate = drop_path_rate
         self.norm1 = nn.LayerNorm(dim, eps=1e-5)
         self.attn = WindowAttention(dim, window_size, num_heads, attention_impl=attention_impl)
@@ -349,7 +368,9 @@ class SwinBlock(nn.Module):
     def _fast_window_attention(self, h: Tensor) -> Tensor:
         """Gather windows with a cached layout, attend, scatter back (see `WindowLayout`)."""
         batch, height, width, channels = h.shape
-        layout = cached_window_layout(batch, height, width, self.window_size, self.shift_size, h.device)
+        layout = cached_window_layout(
+            batch, height, width, self.window_size, self.shift_size, h.device, self.shift_mask
+        )
         windows = h.reshape(-1, channels).index_select(0, layout.gather).view(-1, self.window_size**2, channels)
         out = self.attn.attend_split(windows, layout.clean_windows, layout.mask(h.dtype))
         out = out.reshape(-1, channels).index_select(0, layout.scatter)
@@ -365,14 +386,15 @@ class SwinBlock(nn.Module):
         if shift:
             h = torch.roll(h, shifts=(-shift, -shift), dims=(1, 2))
         # Upstream also recomputes the mask on every call at non-construction sizes.
-        mask = attention_mask(height, width, ws, shift, h.dtype, h.device)
+        mask = attention_mask(height, width, ws, shift, h.dtype, h.device, self.shift_mask)
         h = window_merge(self.attn(window_partition(h, ws), mask), ws, padded_h, padded_w)
         if shift:
             h = torch.roll(h, shifts=(shift, shift), dims=(1, 2))
         return h[:, :height, :width, :]
 
     def extra_repr(self) -> str:
-        return f"window_size={self.window_size}, shift_size={self.shift_size}"
+        mask = "" if self.shift_mask or not self.shift_size else ", shift_mask=False"
+        return f"window_size={self.window_size}, shift_size={self.shift_size}{mask}"
 
 
 class SwinLayer(nn.Module):
@@ -432,3 +454,10 @@ def set_attention_impl(module: nn.Module, impl: str) -> None:
     for child in module.modules():
         if isinstance(child, (WindowAttention, RSTB)):
             child.attention_impl = impl
+
+
+def set_shifted_window_mask(module: nn.Module, enabled: bool) -> None:
+    """Turn Swin's shifted-window mask on or off in every block inside `module` (see `SwinBlock`)."""
+    for child in module.modules():
+        if isinstance(child, SwinBlock):
+            child.shift_mask = enabled

@@ -3,6 +3,11 @@
 Module names and registration order are upstream's (g_a, h_a, h_s, entropy_bottleneck,
 gaussian_conditional, g_s), so `state_dict()` lists TransTIC's keys in TransTIC's order,
 minus the `attn_mask` buffers that `swin.py` replaces with per-size cached masks.
+
+With `adapters=True` it is Adapt-ICMH's `TIC_SFMA`: six SFMA adapters (`sfma.py`), registered
+first as upstream does, three in g_a after g_a1, g_a3, g_a5 and three in g_s after g_s1,
+g_s3, g_s5 (in reverse index order: decoder_sfmas[2] runs first). `set_adapters` switches
+them on and off; off, the model computes exactly the base codec.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from torch import Tensor, nn
 
 from forensiccodec.codec.config import TICConfig
 from forensiccodec.codec.entropy_models import FactorizedPrior, GaussianConditional, rename_compressai_entropy_keys
-from forensiccodec.codec.swin import RSTB, set_attention_impl
+from forensiccodec.codec.sfma import SFMA
+from forensiccodec.codec.swin import RSTB, set_attention_impl, set_shifted_window_mask
 from forensiccodec.errors import UsageError
 
 # The input size upstream builds its Swin blocks for; it fixes every block's window and shift.
@@ -23,6 +29,9 @@ NOMINAL_INPUT_SIZE = 256
 SIZE_MULTIPLE = 64
 # Upstream's stochastic-depth rates run linearly from 0 to this over the 6 stages.
 DROP_PATH_RATE = 0.1
+# Which adapter runs after which layer (Adapt-ICMH's TIC_SFMA; the decoder's order is reversed).
+ENCODER_ADAPTER_AFTER = {1: 0, 3: 1, 5: 2}  # g_a1 -> encoder_sfmas[0], ...
+DECODER_ADAPTER_AFTER = {1: 2, 3: 1, 5: 0}  # g_s1 -> decoder_sfmas[2], ...
 
 
 def conv(in_channels: int, out_channels: int, kernel_size: int) -> nn.Conv2d:
@@ -60,12 +69,33 @@ def _run_in_dtype(module: nn.Module, x: Tensor, dtype: torch.dtype) -> Tensor:
 
 
 class TIC(nn.Module):
-    """g_a/g_s analysis-synthesis transforms with an h_a/h_s hyperprior, built from a TICConfig."""
+    """g_a/g_s analysis-synthesis transforms with an h_a/h_s hyperprior, built from a TICConfig.
 
-    def __init__(self, config: TICConfig, attention_impl: str = "sdpa") -> None:
+    `adapters=True` adds the SFMA adapters (`encoder_sfmas`, `decoder_sfmas`), switched on;
+    without them the state_dict is exactly TransTIC's `TIC_hp` (minus `attn_mask`).
+
+    `shifted_window_mask=False` keeps every shifted block's cyclic roll but drops Swin's 0/-100
+    mask between wrapped-around regions (padding stays masked). Adapt-ICMH's `TIC_SFMA`
+    computes this way, because its `layers.py` removes the mask, so its public adapter
+    checkpoints, trained without it, are only reproduced faithfully with False. Our own
+    models and TransTIC's base checkpoints use the mask (True, the default).
+    """
+
+    def __init__(
+        self,
+        config: TICConfig,
+        attention_impl: str = "sdpa",
+        adapters: bool = False,
+        shifted_window_mask: bool = True,
+    ) -> None:
         super().__init__()
         self.config = config
         N, M = config.N, config.M
+        self.encoder_adapters_enabled = self.decoder_adapters_enabled = adapters
+        if adapters:
+            # Registered before g_a0, as upstream: the adapters lead the state_dict.
+            self.encoder_sfmas = nn.ModuleList(SFMA(N) for _ in ENCODER_ADAPTER_AFTER)
+            self.decoder_sfmas = nn.ModuleList(SFMA(N) for _ in DECODER_ADAPTER_AFTER)
         ws, hws = config.window_size, config.hyper_window_size
         depths, heads = config.depths, config.num_heads
         rates = torch.linspace(0, DROP_PATH_RATE, sum(depths)).tolist()
@@ -108,6 +138,30 @@ class TIC(nn.Module):
         self.g_s5 = deconv(N, N, 3)
         self.g_s6 = stage(5, N, ws, 2, reverse=True)
         self.g_s7 = deconv(N, 3, 5)
+        self.shifted_window_mask = shifted_window_mask
+        set_shifted_window_mask(self, shifted_window_mask)
+
+    @property
+    def has_adapters(self) -> bool:
+        """Whether this model was built with SFMA adapters."""
+        return hasattr(self, "encoder_sfmas")
+
+    def set_adapters(self, encoder: bool, decoder: bool) -> None:
+        """Switch the encoder (g_a) and decoder (g_s) adapters on or off; off is the base codec."""
+        if (encoder or decoder) and not self.has_adapters:
+            raise UsageError("this codec has no adapters to switch on")
+        self.encoder_adapters_enabled, self.decoder_adapters_enabled = bool(encoder), bool(decoder)
+
+    def set_shifted_window_mask(self, enabled: bool) -> None:
+        """Use (True) or drop (False, Adapt-ICMH) Swin's shifted-window mask; see the class docstring."""
+        self.shifted_window_mask = enabled
+        set_shifted_window_mask(self, enabled)
+
+    def adapter_parameters(self) -> list[nn.Parameter]:
+        """The parameters of all six adapters (empty without adapters)."""
+        if not self.has_adapters:
+            return []
+        return [*self.encoder_sfmas.parameters(), *self.decoder_sfmas.parameters()]
 
     def _layers(self, prefix: str, count: int) -> list[nn.Module]:
         return [getattr(self, f"{prefix}{i}") for i in range(count)]
@@ -117,8 +171,10 @@ class TIC(nn.Module):
         height, width = x.shape[-2:]
         if height % SIZE_MULTIPLE or width % SIZE_MULTIPLE:
             raise UsageError(f"TIC needs sizes that are multiples of {SIZE_MULTIPLE}, got {height}x{width}")
-        for layer in self._layers("g_a", 8):
+        for index, layer in enumerate(self._layers("g_a", 8)):
             x = layer(x)
+            if self.encoder_adapters_enabled and index in ENCODER_ADAPTER_AFTER:
+                x = self.encoder_sfmas[ENCODER_ADAPTER_AFTER[index]](x)
         return x.contiguous()  # the layers hand channels_last tensors along
 
     def hyper_analysis(self, y: Tensor) -> Tensor:
@@ -142,8 +198,10 @@ class TIC(nn.Module):
 
     def synthesis(self, y_hat: Tensor) -> Tensor:
         """g_s: y_hat -> x_hat (B, 3, H, W), not clamped."""
-        for layer in self._layers("g_s", 8):
+        for index, layer in enumerate(self._layers("g_s", 8)):
             y_hat = layer(y_hat)
+            if self.decoder_adapters_enabled and index in DECODER_ADAPTER_AFTER:
+                y_hat = self.decoder_sfmas[DECODER_ADAPTER_AFTER[index]](y_hat)
         return y_hat.contiguous()
 
     def forward(self, x: Tensor) -> dict[str, Tensor | dict[str, Tensor]]:

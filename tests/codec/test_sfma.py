@@ -128,3 +128,126 @@ def test_parameter_count_for_the_paper_width() -> None:
     # 287,232 adapter elements for six SFMA(128) in TIC_SFMA (conformance sfma_keys.json).
     assert 6 * sum(p.numel() for p in SFMA(128).parameters()) == 287_232
     assert isinstance(SFMA(128).s_dw, nn.Conv2d) and SFMA(128).s_dw.groups == 64
+
+
+# --- the adapter-equipped TIC (tiny configuration) -----------------------------------------
+
+from forensiccodec.codec.config import get_config  # noqa: E402
+from forensiccodec.codec.tic import TIC  # noqa: E402
+
+SIZES = [(64, 64), (64, 192), (320, 128)]
+
+
+def _base_and_adapted(randomise_adapters: bool = True) -> tuple[TIC, TIC]:
+    """A seeded base TIC and an adapter TIC with the same base weights."""
+    torch.manual_seed(3)
+    base = TIC(get_config("tiny")).eval()
+    adapted = TIC(get_config("tiny"), adapters=True).eval()
+    missing, unexpected = adapted.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and all("_sfmas." in key for key in missing)
+    if randomise_adapters:
+        with torch.no_grad():
+            for parameter in adapted.adapter_parameters():
+                parameter.copy_(0.2 * torch.randn_like(parameter))
+    return base, adapted
+
+
+def _round_trip(model: TIC, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    with torch.inference_mode():
+        out = model(x)
+        return model.analysis(x), out["x_hat"]
+
+
+def test_adapter_keys_lead_the_state_dict_and_the_base_keys_are_unchanged() -> None:
+    base_keys = list(TIC(get_config("tiny")).state_dict())
+    keys = list(TIC(get_config("tiny"), adapters=True).state_dict())
+    adapter_keys = [f"{side}_sfmas.{i}.{name}" for side in ("encoder", "decoder") for i in range(3)
+                    for name, _ in EXPECTED_LAYOUT]  # fmt: skip
+    assert keys == adapter_keys + base_keys
+    assert not any("_sfmas" in key for key in base_keys)
+
+
+def test_a_fresh_adapter_model_is_the_base_codec_bit_for_bit() -> None:
+    base, adapted = _base_and_adapted(randomise_adapters=False)
+    x = torch.rand(1, 3, 128, 64)
+    for a, b in zip(_round_trip(base, x), _round_trip(adapted, x)):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_adapters_off_is_the_base_codec_bit_for_bit(size: tuple[int, int]) -> None:
+    base, adapted = _base_and_adapted()
+    adapted.set_adapters(encoder=False, decoder=False)
+    x = torch.rand(2, 3, *size)
+    for a, b in zip(_round_trip(base, x), _round_trip(adapted, x)):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_adapters_on_change_the_output_and_keep_the_shapes(size: tuple[int, int]) -> None:
+    base, adapted = _base_and_adapted()
+    x = torch.rand(1, 3, *size)
+    y_base, x_hat_base = _round_trip(base, x)
+    y, x_hat = _round_trip(adapted, x)
+    assert y.shape == y_base.shape and x_hat.shape == x_hat_base.shape
+    assert not torch.equal(y, y_base) and not torch.equal(x_hat, x_hat_base)
+    assert torch.isfinite(y).all() and torch.isfinite(x_hat).all()
+
+
+def test_switching_touches_only_its_own_side() -> None:
+    base, adapted = _base_and_adapted()
+    x = torch.rand(1, 3, 64, 128)
+    with torch.inference_mode():
+        y_base, y_hat = base.analysis(x), torch.round(base.analysis(x))
+        x_hat_base = base.synthesis(y_hat)
+        adapted.set_adapters(encoder=False, decoder=True)
+        assert torch.equal(adapted.analysis(x), y_base)
+        x_hat_decoder_only = adapted.synthesis(y_hat)
+        assert not torch.equal(x_hat_decoder_only, x_hat_base)
+        adapted.set_adapters(encoder=True, decoder=False)
+        assert not torch.equal(adapted.analysis(x), y_base)
+        assert torch.equal(adapted.synthesis(y_hat), x_hat_base)
+        adapted.set_adapters(encoder=True, decoder=True)
+        assert torch.equal(adapted.synthesis(y_hat), x_hat_decoder_only)
+    assert (adapted.encoder_adapters_enabled, adapted.decoder_adapters_enabled) == (True, True)
+
+
+def test_decoder_adapters_run_in_reverse_index_order() -> None:
+    # Only decoder_sfmas[2] non-trivial: it must act on g_s1's output (M -> N at H/8).
+    _, adapted = _base_and_adapted(randomise_adapters=False)
+    seen: list[tuple[int, ...]] = []
+    adapted.decoder_sfmas[2].register_forward_hook(lambda module, args, out: seen.append(tuple(out.shape)))
+    adapted.decoder_sfmas[0].register_forward_hook(lambda module, args, out: seen.append(tuple(out.shape)))
+    with torch.inference_mode():
+        adapted.synthesis(torch.zeros(1, adapted.config.M, 4, 4))
+    assert seen == [(1, adapted.config.N, 8, 8), (1, adapted.config.N, 32, 32)]
+
+
+def test_a_codec_without_adapters_refuses_to_switch_them_on() -> None:
+    model = TIC(get_config("tiny"))
+    assert not model.has_adapters and model.adapter_parameters() == []
+    model.set_adapters(encoder=False, decoder=False)
+    with pytest.raises(UsageError):
+        model.set_adapters(encoder=False, decoder=True)
+
+
+def test_gradients_reach_only_the_adapters_when_the_base_is_frozen() -> None:
+    _, adapted = _base_and_adapted()
+    adapted.train()
+    adapter_ids = {id(p) for p in adapted.adapter_parameters()}
+    for parameter in adapted.parameters():
+        if id(parameter) not in adapter_ids:
+            parameter.requires_grad_(False)
+    before = {k: v.clone() for k, v in adapted.state_dict().items() if "_sfmas." not in k}
+    out = adapted(torch.rand(1, 3, 64, 64))
+    loss = out["x_hat"].square().mean() + sum(-torch.log2(v).sum() for v in out["likelihoods"].values())
+    loss.backward()
+    for name, parameter in adapted.named_parameters():
+        if id(parameter) in adapter_ids:
+            assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+        else:
+            assert parameter.grad is None, name
+    torch.optim.Adam(adapted.adapter_parameters(), lr=1e-3).step()
+    after = adapted.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert len(adapter_ids) == 96
