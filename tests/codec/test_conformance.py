@@ -24,20 +24,22 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from golden_weights import (
+    apply_rule,
+    assert_close,
+    checksums,
+    conformance_dir,
+    golden_k,
+)
 
 from forensiccodec.codec.config import get_config
 from forensiccodec.codec.tic import TIC
 
-# A copy of the files these tests read lives in tests/conformance_data/ so that CI runs them on any
-# clone; the project's shared folder beside the checkout is the source they were copied from.
-_IN_REPO = Path(__file__).resolve().parents[1] / "conformance_data"
-_SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "conformance"
-CONFORMANCE = _IN_REPO if (_IN_REPO / "tic_hp_keys.json").is_file() else _SHARED
+CONFORMANCE = conformance_dir("tic_hp_keys.json")
 
 pytestmark = pytest.mark.skipif(
     not (CONFORMANCE / "tic_hp_keys.json").is_file(),
@@ -52,66 +54,9 @@ def _keys_table() -> dict:
     return json.loads((CONFORMANCE / "tic_hp_keys.json").read_text())
 
 
-def _is_layer_norm(name: str) -> bool:
-    return ".norm1." in name or ".norm2." in name
-
-
-def _sin_rule(name: str, k: int, shape: tuple[int, ...]) -> np.ndarray:
-    i = np.arange(int(np.prod(shape)), dtype=np.float64)
-    values = 0.02 * np.sin(0.37 * i + 1.3 * k)
-    if _is_layer_norm(name) and name.endswith(".weight"):
-        values = 1.0 + values
-    return values.reshape(shape)
-
-
-def _splitmix_uniform(k: int, n: int) -> np.ndarray:
-    """u in [0, 1) from splitmix64 of (k << 32) | i, all arithmetic wrapping mod 2^64."""
-    with np.errstate(over="ignore"):
-        z = (np.uint64(k) << np.uint64(32)) | np.arange(n, dtype=np.uint64)
-        z = z + np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
-
-
-def _strong_rule(name: str, k: int, shape: tuple[int, ...]) -> np.ndarray:
-    r = 2.0 * _splitmix_uniform(k, int(np.prod(shape))) - 1.0
-    if _is_layer_norm(name):
-        values = 1.0 + 0.1 * r if name.endswith(".weight") else 0.1 * r
-    elif name.endswith("relative_position_bias_table"):
-        values = r
-    elif len(shape) == 1:
-        values = 0.1 * r
-    else:  # shape[0] even for ConvTranspose2d, whose shape[0] is in_channels
-        values = 0.5 * r * np.sqrt(3.0 / (np.prod(shape) / shape[0]))
-    return values.reshape(shape)
-
-
 @lru_cache(maxsize=2)
 def _paper_model(rule: str) -> TIC:
-    rule_fn = {"sin": _sin_rule, "strong": _strong_rule}[rule]
-    k_of = {e["key"]: e["k"] for e in _keys_table()["entries"] if "k" in e}
-    model = TIC(get_config("paper")).eval()
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if name.startswith("entropy_bottleneck."):
-                continue  # untouched in the golden computation
-            values = rule_fn(name, k_of[name], tuple(parameter.shape))
-            parameter.copy_(torch.from_numpy(values.astype(np.float32)))
-    return model
-
-
-def _relative_error(actual: torch.Tensor, reference: np.ndarray) -> float:
-    reference64 = np.asarray(reference, dtype=np.float64)
-    difference = np.abs(actual.detach().double().numpy() - reference64).max()
-    return float(difference / np.abs(reference64).max())
-
-
-def _assert_close(name: str, actual: torch.Tensor, reference: np.ndarray, tolerance: float) -> None:
-    assert tuple(actual.shape) == reference.shape, name
-    error = _relative_error(actual, reference)
-    assert error <= tolerance, f"{name}: max|a-b|/max|ref| = {error:.2e} > {tolerance:.0e}"
+    return apply_rule(TIC(get_config("paper")).eval(), rule, golden_k(CONFORMANCE / "tic_hp_keys.json"))
 
 
 def test_state_dict_matches_tic_hp_minus_attn_masks() -> None:
@@ -153,12 +98,12 @@ def test_golden_vector_1(impl: str) -> None:
         scales, means = model.hyper_synthesis(torch.from_numpy(golden["z_hat"]))
         x_hat = model.synthesis(torch.from_numpy(golden["y_hat"]))
     tolerance = 5e-5
-    _assert_close("y", y, golden["y"], tolerance)
-    _assert_close("z", z, golden["z"], tolerance)
+    assert_close("y", y, golden["y"], tolerance)
+    assert_close("z", z, golden["z"], tolerance)
     assert np.array_equal(z_hat.numpy(), golden["z_hat"])
-    _assert_close("scales", scales, golden["scales"], tolerance)
-    _assert_close("means", means, golden["means"], tolerance)
-    _assert_close("x_hat", x_hat, golden["x_hat"], tolerance)
+    assert_close("scales", scales, golden["scales"], tolerance)
+    assert_close("means", means, golden["means"], tolerance)
+    assert_close("x_hat", x_hat, golden["x_hat"], tolerance)
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -174,13 +119,11 @@ def test_golden_strong_vector_stage_by_stage(impl: str) -> None:
         scales, means = model.hyper_synthesis(torch.from_numpy(golden["hp_z_hat"]))
         x_hat = model.synthesis(torch.round(y_ref - means_ref) + means_ref)
     tolerance = 2e-5
-    _assert_close("y", y, golden["hp_y"], tolerance)
-    _assert_close("z", z, golden["hp_z"], tolerance)
-    _assert_close("scales", scales, golden["hp_scales"], tolerance)
-    _assert_close("means", means, golden["hp_means"], tolerance)
-    _assert_close("x_hat top-left", x_hat[..., :64, :64], golden["hp_x_hat_crop_tl"], tolerance)
-    _assert_close("x_hat bottom-right", x_hat[..., -64:, -64:], golden["hp_x_hat_crop_br"], tolerance)
-    x64 = x_hat.double()
-    checksums = np.array([x64.sum().item(), x64.abs().sum().item(), x64.square().sum().item()])
-    reference = golden["hp_x_hat_checksums"]
-    assert np.all(np.abs(checksums - reference) <= 1e-6 * np.abs(reference)), (checksums, reference)
+    assert_close("y", y, golden["hp_y"], tolerance)
+    assert_close("z", z, golden["hp_z"], tolerance)
+    assert_close("scales", scales, golden["hp_scales"], tolerance)
+    assert_close("means", means, golden["hp_means"], tolerance)
+    assert_close("x_hat top-left", x_hat[..., :64, :64], golden["hp_x_hat_crop_tl"], tolerance)
+    assert_close("x_hat bottom-right", x_hat[..., -64:, -64:], golden["hp_x_hat_crop_br"], tolerance)
+    sums, reference = checksums(x_hat), golden["hp_x_hat_checksums"]
+    assert np.all(np.abs(sums - reference) <= 1e-6 * np.abs(reference)), (sums, reference)
