@@ -1,11 +1,13 @@
-"""The SFMA adapter module on its own: layout, identity at init, the two branches, gradients."""
+"""The SFMA adapter on its own (layout, identity at init, both branches) and inside the tiny TIC."""
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from forensiccodec.codec.config import get_config
 from forensiccodec.codec.sfma import SFMA
+from forensiccodec.codec.tic import TIC
 from forensiccodec.errors import UsageError
 
 torch.set_num_threads(2)
@@ -131,9 +133,6 @@ def test_parameter_count_for_the_paper_width() -> None:
 
 
 # --- the adapter-equipped TIC (tiny configuration) -----------------------------------------
-
-from forensiccodec.codec.config import get_config  # noqa: E402
-from forensiccodec.codec.tic import TIC  # noqa: E402
 
 SIZES = [(64, 64), (64, 192), (320, 128)]
 
