@@ -122,6 +122,8 @@ def detect(inputs, n_patches, top_m, seed, config_name, heatmap, heatmap_dir, fo
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @click.option("--jpeg-prob", "jpeg_probability", type=click.FloatRange(0, 1), default=0.3, show_default=True,
               help="fraction of patches (both classes) re-saved as JPEG q85-100")
+@click.option("--init", "init_from", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="start from these detector weights (a .safetensors file) instead of random ones")
 @click.option("--checkpoint-dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="default: runs/detector-<config>")
 @click.option("--resume", is_flag=True, help="continue from the last checkpoint in --checkpoint-dir")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda")

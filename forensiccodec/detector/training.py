@@ -141,6 +141,7 @@ def train_detector(
     patches_per_image: int = 8,
     lr: float = 1e-3,
     jpeg_probability: float = 0.3,
+    init_from: str | Path | None = None,
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
     device: str = "auto",
@@ -159,7 +160,8 @@ def train_detector(
     validation accuracy/AUC, exported file).
 
     Validation scores each image with ``val_patches`` patches averaging the top ``val_top``
-    (fewer than ``fcc detect``'s 800/600, for speed; the summary says which).
+    (fewer than ``fcc detect``'s 800/600, for speed; the summary says which). ``init_from``
+    (a detector safetensors file) starts from trained weights instead of random ones.
     """
     resolve_config(config_name)
     data_dir = Path(data_dir)
@@ -168,6 +170,8 @@ def train_detector(
     try:
         torch.manual_seed(seed)  # the same initial weights on every process
         backbone = build_backbone(config_name)
+        if init_from is not None and not resume:
+            backbone.load_state_dict(_initial_weights(Path(init_from), config_name).state_dict())
         dataset = RandomPatchDataset(train_samples, patches_per_image, jpeg_probability=jpeg_probability, seed=seed)
         checkpoint_dir = Path(checkpoint_dir or f"runs/detector-{config_name}")
         config = TrainConfig(
@@ -189,6 +193,7 @@ def train_detector(
             "seconds": round(result.seconds, 1),
             "stopped_early": result.stopped_early,
             "device": str(context.device),
+            "init_from": str(init_from) if init_from is not None else None,
             "final_metrics": {k: round(float(v), 5) for k, v in result.metrics.items()},
         }
         if not context.is_main:
@@ -212,6 +217,15 @@ def train_detector(
         cleanup_distributed()
 
 
+def _initial_weights(path: Path, config_name: str) -> torch.nn.Module:
+    from forensiccodec.detector.weights import detector_from_file, read_detector_file
+
+    _, metadata = read_detector_file(path)
+    if metadata["config_name"] != config_name:
+        raise TrainingError(f"{path} holds {metadata['config_name']} weights, not {config_name}")
+    return detector_from_file(path).backbone
+
+
 def validation_summary(evaluation: Evaluation) -> dict[str, Any]:
     """The numbers of an evaluation, rounded for a manifest or a log."""
     return {key: round(value, 5) if isinstance(value, float) else value for key, value in evaluation.summary().items()}
@@ -224,6 +238,7 @@ def validation_summary(evaluation: Evaluation) -> dict[str, Any]:
 @click.option("--batch-size", type=int, default=32)
 @click.option("--lr", type=float, default=1e-3)
 @click.option("--jpeg-prob", "jpeg_probability", type=float, default=0.3)
+@click.option("--init", "init_from", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None)
 @click.option("--checkpoint-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
 @click.option("--resume", is_flag=True)
 @click.option("--device", default="auto")

@@ -111,3 +111,23 @@ def test_train_validate_export_and_resume(tmp_path: Path) -> None:
     assert resumed["steps"] == 3
     second = load_detector("tiny", tmp_path / "weights")
     assert any(not torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+
+
+def test_init_from_trained_weights_checks_the_configuration(tmp_path: Path) -> None:
+    from forensiccodec.detector import build_backbone
+    from forensiccodec.detector.weights import export_detector
+
+    data = _layout(tmp_path / "data")
+    torch.manual_seed(3)
+    start = build_backbone("tiny")
+    entry = export_detector(start, config_name="tiny", weights_dir=tmp_path / "init")
+    summary = train_detector(data, "tiny", steps=1, batch_size=4, init_from=tmp_path / "init" / entry.file,
+                             lr=1e-12, validate=False, export=False, checkpoint_dir=tmp_path / "run",
+                             progress=False, device="cpu")
+    assert summary["init_from"].endswith(entry.file)
+    trained = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["model"]
+    # a vanishing learning rate leaves the convolution weights where the initial file put them
+    assert torch.allclose(trained["classifier.weight"], start.state_dict()["classifier.weight"], atol=1e-6)
+    with pytest.raises(TrainingError, match="not small"):
+        train_detector(data, "small", steps=1, init_from=tmp_path / "init" / entry.file, export=False,
+                       checkpoint_dir=tmp_path / "run2", progress=False, device="cpu")
