@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from .errors import UsageError
 
@@ -100,7 +100,8 @@ def detect(inputs, n_patches, top_m, seed, config_name, heatmap, heatmap_dir, fo
         )
 
     def render(reports: list[DetectReport]) -> None:
-        table = Table("file", "score", "label", "patches used", "seconds")
+        table = Table("score", "label", "patches used", "seconds")
+        table.columns.insert(0, Column("file", overflow="fold"))  # a forensic report shows whole paths
         for r in reports:
             colour = "red" if r.label == "synthetic" else "green"
             table.add_row(escape(r.input), f"{r.score:+.3f}", f"[{colour}]{r.label}[/{colour}]",
