@@ -260,17 +260,32 @@ def roundtrip(image, out_dir, lmbda, quality, config_name, all_rates, as_json, w
 
 @main.command("import-weights")
 @click.argument("checkpoint", type=click.Path(path_type=Path))
-@click.option("--quality", "-q", type=int, required=True, help="the base codec's quality, 1..4 (base_codec_Q.pth.tar)")
+@click.option("--quality", "-q", type=int, default=None, help="the base codec's quality, 1..4 (base_codec_Q.pth.tar)")
+@click.option("--detector", is_flag=True, help="CHECKPOINT is the public detector (synth_vs_real.pth), not a codec")
 @click.option("--force", is_flag=True, help="replace weights already registered")
 @_weights_option
-def import_weights(checkpoint, quality, force, weights_dir) -> None:
-    """Convert a public TransTIC base_codec_Q.pth.tar into the project's safetensors weights."""
-    from .rate_points import rate_point_for_quality
-    from .zoo import import_transtic
+def import_weights(checkpoint, quality, detector, force, weights_dir) -> None:
+    """Convert public checkpoints into the project's safetensors weights.
 
-    rate_point_for_quality(quality)
-    entry = import_transtic(checkpoint, quality, weights_dir, overwrite=force)
-    stdout.print(f"imported {escape(str(checkpoint))} as {entry.name} ({entry.file}, sha256 {entry.sha256[:16]}…)")
+    \b
+    fcc import-weights base_codec_1.pth.tar --quality 1   TransTIC base codec -> tic-paper-q1
+    fcc import-weights synth_vs_real.pth --detector      the PoliMi detector -> the paper detector
+    """
+    if detector:
+        if quality is not None:
+            raise UsageError("--quality is for codec checkpoints; a detector has no rate point")
+        from .detector.weights import import_official
+
+        entry = import_official(checkpoint, weights_dir, overwrite=force)
+    else:
+        if quality is None:
+            raise UsageError("give --quality 1..4 for a TransTIC codec checkpoint (or --detector for the detector)")
+        from .rate_points import rate_point_for_quality
+        from .zoo import import_transtic
+
+        rate_point_for_quality(quality)
+        entry = import_transtic(checkpoint, quality, weights_dir, overwrite=force)
+    stdout.print(f"imported {escape(str(checkpoint))} as {entry.name} ({entry.file}, sha256 {entry.sha256[:16]}…)", highlight=False)
 
 
 @main.command("collect-photos")

@@ -144,3 +144,22 @@ def test_demo_data_passes_its_options(tmp_path: Path, monkeypatch: pytest.Monkey
     assert result.exit_code == 0, result.output
     assert calls["seed"] == 3 and calls["photos_dir"] == tmp_path and calls["out_dir"] == tmp_path / "out"
     assert "counts table" in result.output and "2.0 MB" in result.output
+
+
+def test_import_weights_detector_registers_the_paper_detector(tmp_path: Path) -> None:
+    import torch
+    from click.testing import CliRunner
+
+    from forensiccodec.cli import main
+    from forensiccodec.detector.backbone import build_backbone
+    from forensiccodec.zoo import Manifest
+
+    backbone = build_backbone("paper")
+    checkpoint = tmp_path / "synth_vs_real.pth"
+    torch.save({"net": {"module." + k: v for k, v in backbone.state_dict().items()}}, checkpoint)
+    runner = CliRunner()
+    result = runner.invoke(main, ["import-weights", str(checkpoint), "--detector", "--weights-dir", str(tmp_path / "w")])
+    assert result.exit_code == 0, result.output
+    assert any(e.kind == "detector" and e.config_name == "paper" for e in Manifest.load(tmp_path / "w").entries.values())
+    codec_without_quality = runner.invoke(main, ["import-weights", str(checkpoint), "--weights-dir", str(tmp_path / "w")])
+    assert codec_without_quality.exit_code == 2 and "--quality" in codec_without_quality.output
