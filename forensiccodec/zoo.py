@@ -187,14 +187,10 @@ def build_codec(tensors: dict[str, torch.Tensor], config: TICConfig) -> tuple[TI
     return model, tables
 
 
-def load_codec(
-    config_name: str = "small", quality: int = 3, weights_dir: Path | None = None
-) -> LoadedCodec:
-    """Load the registered codec for a configuration and quality, refusing a file whose sha256 differs."""
-    manifest = Manifest.load(weights_dir)
-    entry = manifest.codec_entry(config_name, quality)
+def verified_weights_file(manifest: Manifest, entry: WeightsEntry) -> tuple[Path, str]:
+    """The entry's file and its sha256, refusing a missing file or one that is not the registered one."""
     path = manifest.directory / entry.file
-    if not path.exists():
+    if not path.is_file():
         raise WeightsError(f"weights file {path} named in the manifest is missing")
     actual = sha256_of_file(path)
     if actual != entry.sha256:
@@ -202,6 +198,15 @@ def load_codec(
             f"{path}: sha256 {actual[:16]}… does not match the manifest ({entry.sha256[:16]}…); refusing"
             " to use weights that are not the registered ones"
         )
+    return path, actual
+
+
+def load_codec(
+    config_name: str = "small", quality: int = 3, weights_dir: Path | None = None
+) -> LoadedCodec:
+    """Load the registered codec for a configuration and quality, refusing a file whose sha256 differs."""
+    manifest = Manifest.load(weights_dir)
+    path, actual = verified_weights_file(manifest, manifest.codec_entry(config_name, quality))
     tensors, metadata = read_codec_file(path)
     config = TICConfig.from_dict(json.loads(metadata["config"]))
     model, tables = build_codec(tensors, config)

@@ -22,7 +22,7 @@ from forensiccodec.detector.model import PatchDetector
 from forensiccodec.detector.official import check_official_keys, load_official_state_dict
 from forensiccodec.errors import WeightsError
 from forensiccodec.files import atomic_write_bytes
-from forensiccodec.zoo import Manifest, WeightsEntry, sha256_of_file
+from forensiccodec.zoo import Manifest, WeightsEntry, verified_weights_file
 
 DETECTOR_KIND = "detector"
 
@@ -141,16 +141,7 @@ def load_detector(
     """
     resolve_config(config_name)
     manifest = Manifest.load(weights_dir)
-    entry = find_detector_entry(manifest, config_name)
-    path = manifest.directory / entry.file
-    if not path.is_file():
-        raise WeightsError(f"weights file {path} named in the manifest is missing")
-    actual = sha256_of_file(path)
-    if actual != entry.sha256:
-        raise WeightsError(
-            f"{path}: sha256 {actual[:16]}… does not match the manifest ({entry.sha256[:16]}…); refusing"
-            " to use weights that are not the registered ones"
-        )
+    path, _ = verified_weights_file(manifest, find_detector_entry(manifest, config_name))
     return detector_from_file(path, **detector_options)
 
 
