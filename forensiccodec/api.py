@@ -189,16 +189,7 @@ def decode_file(
     codec = codec_for_file(store, fcc, input_path)
     header = fcc.header
     check_fits(codec.model.config, header.height, header.width, "decode", label=str(input_path))
-    decoded = pipeline.decompress(
-        codec.model,
-        codec.tables,
-        fcc.z_stream,
-        fcc.y_stream,
-        header.z_shape,
-        header.y_shape,
-        header.height,
-        header.width,
-    )
+    decoded = pipeline.decompress_fcc(codec.model, codec.tables, fcc)
     mode = ColorMode(header.color_mode)
     save_png(decoded.pixels, output_path, mode=mode, bit_depth=header.bit_depth, overwrite=overwrite)
     notes = []

@@ -144,18 +144,7 @@ def _decode_once(model: Any, tables: Any, data: bytes) -> tuple[Any, float]:
     from forensiccodec.codec import pipeline
     from forensiccodec.codec.bitstream import read_fcc
 
-    fcc = read_fcc(data)
-    header = fcc.header
-    decoded = pipeline.decompress(
-        model,
-        tables,
-        fcc.z_stream,
-        fcc.y_stream,
-        header.z_shape,
-        header.y_shape,
-        header.height,
-        header.width,
-    )
+    decoded = pipeline.decompress_fcc(model, tables, read_fcc(data))
     return decoded.pixels, decoded.timings.entropy_coding
 
 

@@ -149,4 +149,12 @@ def decompress(
     return DecompressedImage(pixels=pixels, timings=timings)
 
 
-__all__ = ["compress", "decompress", "CompressedImage", "DecompressedImage", "Timings", "FccFile", "FccHeader", "STRIDE"]
+def decompress_fcc(model: TIC, tables: EntropyTables, fcc: FccFile) -> DecompressedImage:
+    """Decode a parsed .fcc file with the model and tables that wrote it."""
+    header = fcc.header
+    return decompress(
+        model, tables, fcc.z_stream, fcc.y_stream, header.z_shape, header.y_shape, header.height, header.width
+    )
+
+
+__all__ = ["compress", "decompress", "decompress_fcc", "CompressedImage", "DecompressedImage", "Timings", "FccFile", "FccHeader", "STRIDE"]
