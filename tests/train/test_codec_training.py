@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
+from torchrun_helper import run_two_processes
 
 from forensiccodec.cli import main
 from forensiccodec.zoo import Manifest, load_codec
@@ -56,22 +53,12 @@ def test_trains_registers_and_refuses_to_replace(photos: Path, tmp_path: Path) -
 
 def test_runs_under_torchrun_with_two_processes(photos: Path, tmp_path: Path) -> None:
     state = tmp_path / "state.safetensors"
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+    process = run_two_processes([
         "-m", "forensiccodec.train.codec_training", "--data", str(photos), "-q", "1", "--config", "tiny",
         "--steps", "2", "--batch-size", "1", "--crop-size", "64", "--device", "cpu", "--no-progress",
         "--checkpoint-dir", str(tmp_path / "ddp"), "--save-state", str(state),
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, start_new_session=True)
-    try:
-        stdout, stderr = process.communicate(timeout=180)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        raise
-    assert process.returncode == 0, stderr[-3000:]
-    summaries = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    ], timeout=180)
+    assert process.returncode == 0, process.stderr[-3000:]
+    summaries = [json.loads(line) for line in process.stdout.splitlines() if line.startswith("{")]
     assert summaries and all(s["world_size"] == 2 and s["steps"] == 2 for s in summaries)
     assert state.is_file()

@@ -1,13 +1,10 @@
 """Two CPU processes under torchrun (gloo): the loop trains, rank 0 writes the checkpoint and
 every rank ends with the same parameters."""
 
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 
 import torch
+from torchrun_helper import run_two_processes
 
 SCRIPT = textwrap.dedent(
     """
@@ -38,21 +35,8 @@ SCRIPT = textwrap.dedent(
 def test_two_gloo_processes_train_identically(tmp_path):
     script = tmp_path / "ddp_train.py"
     script.write_text(SCRIPT)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-        str(script), str(tmp_path),
-    ]
-    # Own session: on a hang, the workers torchrun started are killed with it.
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, start_new_session=True)
-    try:
-        _, stderr = process.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        raise
-    assert process.returncode == 0, stderr[-3000:]
+    process = run_two_processes([str(script), str(tmp_path)], timeout=120)
+    assert process.returncode == 0, process.stderr[-3000:]
     checkpoint = torch.load(tmp_path / "last.pt", weights_only=True)
     assert checkpoint["step"] == 3 and checkpoint["world_size"] == 2 and len(checkpoint["rng"]) == 2
     assert (tmp_path / "train_log.jsonl").read_text().count("\n") == 3
