@@ -6,6 +6,14 @@ model's ``quantiles`` (trained by ``model.aux_loss()`` only, as in CompressAI), 
 clipping, a step-wise learning-rate schedule, atomic checkpoints with exact resume, DDP under
 torchrun, rich progress and a JSON-lines log.
 
+Validation (optional): ``validate(step) -> {"metric": value, ...}`` is called on the main
+process every ``validate_every`` steps and once at the end, while the other processes wait.
+It evaluates the unwrapped model (which it closes over) and may switch it to eval mode; every
+module's train/eval mode is put back afterwards, and the global RNG is forked around the call
+so that validating changes nothing about training (exact resume still holds). Each result is
+logged as ``{"step": s, "validation": {...}}``, shown in the progress line, kept in the
+checkpoint (so the history survives a resume) and returned in :class:`TrainResult`.
+
 Batches: the dataset yields image tensors (or tuples whose first element is the image
 tensor); the model is called on the images and ``loss_fn`` receives the whole batch.
 ``batch_size`` is per process, so the global batch is ``batch_size * world_size``.
@@ -14,13 +22,16 @@ tensor); the model is called on the images and ``loss_fn`` receives the whole ba
 from __future__ import annotations
 
 import json
+import math
 import os
+import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
@@ -36,6 +47,7 @@ AUX_PARAMETER_SUFFIX = "quantiles"
 MAX_SKIPPED_STEPS_IN_A_ROW = 20
 
 LossFn = Callable[[Any, Any], dict[str, Any]]
+Validate = Callable[[int], dict[str, float]]  # step -> metrics, main process only
 
 
 class TrainingError(FccError):
@@ -65,12 +77,15 @@ class TrainConfig:
     max_seconds: float | None = None  # stop cleanly (with a checkpoint) after this long
     find_unused_parameters: bool = False
     progress: bool = True
+    validate_every: int | None = None  # steps; with a validate callable (also run at the end)
+    validation_metric: str = "loss"  # which metric picks TrainResult.best_validation
+    validation_higher_is_better: bool = False
     extra: dict[str, Any] = field(default_factory=dict)  # recorded, e.g. {"quality": 3}
 
     def __post_init__(self) -> None:
         if self.steps is None and self.epochs is None:
             raise TrainingError("give either steps or epochs")
-        for name in ("steps", "epochs", "batch_size", "checkpoint_every", "log_every"):
+        for name in ("steps", "epochs", "batch_size", "checkpoint_every", "log_every", "validate_every"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise TrainingError(f"{name} must be at least 1, got {value}")
@@ -92,6 +107,10 @@ class TrainResult:
     log_file: Path | None
     seconds: float  # wall-clock time of this run
     stopped_early: bool  # max_seconds ran out before the last step
+    # every validation of the run, {"step": s, **metrics}, including those before a resume
+    # (main process only: empty on the others)
+    validations: list[dict[str, float]] = field(default_factory=list)
+    best_validation: dict[str, float] | None = None  # by config.validation_metric
 
 
 def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
@@ -113,12 +132,14 @@ def train_codec(
     config: TrainConfig,
     trainable_parameters: Iterable[nn.Parameter] | None = None,
     context: DistributedContext | None = None,
+    validate: Validate | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``dataset`` with ``loss_fn``; see the module docstring.
 
     ``trainable_parameters`` defaults to every parameter that requires a gradient; the
     quantiles are always left to the auxiliary optimiser. ``context`` defaults to
     :func:`distributed.setup_distributed` (torchrun's environment, or one process).
+    ``validate`` runs every ``config.validate_every`` steps (if set) and at the end.
     """
     context = context or distributed.setup_distributed(config.device)
     if context.device.type == "cuda":
@@ -143,10 +164,11 @@ def train_codec(
     checkpoint_dir = Path(config.checkpoint_dir) if config.checkpoint_dir else None
     checkpoint_path = checkpoint_dir / CHECKPOINT_NAME if checkpoint_dir else None
     start_step = 0
+    validations: list[dict[str, float]] = []
     if config.resume:
         if checkpoint_path is None or not checkpoint_path.is_file():
             raise TrainingError(f"--resume: no checkpoint at {checkpoint_path}")
-        start_step = _load_checkpoint(checkpoint_path, model, optimizer, aux_optimizer, context)
+        start_step, validations = _load_checkpoint(checkpoint_path, model, optimizer, aux_optimizer, context)
     else:
         torch.manual_seed(config.seed * 1000 + context.rank)  # quantisation noise, per process
 
@@ -167,6 +189,7 @@ def train_codec(
     total_steps = config.steps if config.steps is not None else config.epochs * batches_per_epoch
 
     logger = _Logger(checkpoint_dir, context, config, total_steps, start_step)
+    validator = _Validator(validate, model, config, context, logger, validations)
     started = time.monotonic()
     step = start_step
     skipped_in_a_row = 0
@@ -190,17 +213,23 @@ def train_codec(
                 raise TrainingError(f"training diverged: non-finite gradients for {skipped_in_a_row} steps at step {step}")
             step += 1
             logger.record(step, lr, metrics, skipped=not finite)
+            if config.validate_every is not None and step % config.validate_every == 0:
+                validator.run(step)  # before the checkpoint, so that the checkpoint holds it
             if checkpoint_path is not None and step % config.checkpoint_every == 0 and step < total_steps:
-                _save_checkpoint(checkpoint_path, model, optimizer, aux_optimizer, step, config, context)
+                _save_checkpoint(checkpoint_path, model, optimizer, aux_optimizer, step, config, context,
+                                 validator.history)
         logger.flush(step, learning_rate(config, max(step - 1, 0), total_steps))
+        validator.run(step)  # the final weights (a no-op if this step was just validated)
         if checkpoint_path is not None:
-            _save_checkpoint(checkpoint_path, model, optimizer, aux_optimizer, step, config, context)
+            _save_checkpoint(checkpoint_path, model, optimizer, aux_optimizer, step, config, context,
+                             validator.history)
         distributed.barrier(context)
     finally:
         logger.close()
     return TrainResult(
         steps=step, metrics=logger.last_metrics, checkpoint=checkpoint_path,
         log_file=logger.path, seconds=time.monotonic() - started, stopped_early=stopped_early,
+        validations=list(validator.history), best_validation=validator.best(),
     )
 
 
@@ -307,6 +336,7 @@ def _save_checkpoint(
     step: int,
     config: TrainConfig,
     context: DistributedContext,
+    validations: list[dict[str, float]] | None = None,
 ) -> None:
     """Written by rank 0 only, to a temporary file then renamed, so a crash mid-write never
     leaves a truncated checkpoint. Every process's RNG state is gathered into it."""
@@ -322,6 +352,7 @@ def _save_checkpoint(
         "rng": rng_states,
         "world_size": context.world_size,
         "config": config.to_dict(),
+        "validations": list(validations or []),  # added later: older checkpoints lack it
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
@@ -335,7 +366,8 @@ def _load_checkpoint(
     optimizer: torch.optim.Optimizer,
     aux_optimizer: torch.optim.Optimizer | None,
     context: DistributedContext,
-) -> int:
+) -> tuple[int, list[dict[str, float]]]:
+    """Restore the model, optimisers and RNG; returns the step and the validation history."""
     try:
         state = torch.load(path, map_location=context.device, weights_only=True)
     except Exception as error:  # torch raises several unrelated types for a bad file
@@ -354,7 +386,8 @@ def _load_checkpoint(
         _set_rng_state(rng[context.rank], context.device)
     else:  # a different number of processes: a fresh, still deterministic, noise stream
         torch.manual_seed(hash((state["step"], context.rank)) % 2**31)
-    return int(state["step"])
+    validations = [dict(record) for record in state.get("validations") or []]
+    return int(state["step"]), validations
 
 
 def _rng_state(device: torch.device) -> dict[str, Tensor]:
@@ -368,6 +401,89 @@ def _set_rng_state(state: dict[str, Tensor], device: torch.device) -> None:
     torch.set_rng_state(state["cpu"].cpu())
     if device.type == "cuda" and "cuda" in state:
         torch.cuda.set_rng_state(state["cuda"].cpu(), device)
+
+
+# --- validation --------------------------------------------------------------------------------
+
+
+class _Validator:
+    """Calls ``validate`` on the main process (the others wait), keeps the history and logs it.
+
+    Every process calls :meth:`run` at the same steps: it ends with a broadcast of "did the
+    callable fail", which is both the barrier and the way an error on the main process stops
+    every process instead of leaving them waiting.
+    """
+
+    def __init__(
+        self, validate: Validate | None, model: nn.Module, config: TrainConfig,
+        context: DistributedContext, logger: _Logger, history: list[dict[str, float]],
+    ) -> None:
+        self.validate = validate
+        self.model = model
+        self.config = config
+        self.context = context
+        self.logger = logger
+        # From the checkpoint on a resume; kept by the main process only (the others never
+        # see the metrics), but every process knows the last validated step.
+        self.history = history if context.is_main else []
+        self.last_step = int(history[-1]["step"]) if history else None
+
+    def run(self, step: int) -> None:
+        if self.validate is None or step == self.last_step:
+            return
+        self.last_step = step
+        metrics, error = None, None
+        if self.context.is_main:
+            try:
+                metrics = self._call(step)
+            except Exception as caught:  # noqa: BLE001 - re-raised below, once every process knows
+                error = caught
+        if distributed.broadcast_flag(error is not None, self.context):
+            if error is not None:
+                raise error
+            raise TrainingError(f"validation failed on the main process at step {step}")
+        if metrics is not None:
+            self.history.append({"step": step, **metrics})
+            self.logger.validation(step, metrics)
+
+    def _call(self, step: int) -> dict[str, float]:
+        """The callable, with every module's train/eval mode put back afterwards and the
+        global RNGs (torch, CUDA, NumPy, Python) untouched, so that training goes on exactly
+        as it would have without validation."""
+        modes = [(module, module.training) for module in self.model.modules()]
+        devices = [self.context.device] if self.context.device.type == "cuda" else []
+        numpy_state, python_state = np.random.get_state(), random.getstate()
+        try:
+            with torch.random.fork_rng(devices=devices):
+                raw = self.validate(step)
+        finally:
+            for module, training in modes:
+                module.training = training
+            np.random.set_state(numpy_state)
+            random.setstate(python_state)
+        return _validation_metrics(raw)
+
+    def best(self) -> dict[str, float] | None:
+        """The record with the best ``validation_metric`` (the earliest among equals)."""
+        key = self.config.validation_metric
+        sign = 1.0 if self.config.validation_higher_is_better else -1.0
+        candidates = [r for r in self.history if key in r and math.isfinite(r[key])]
+        if not candidates:
+            return None
+        return max(candidates, key=lambda record: sign * record[key])  # max keeps the first
+
+
+def _validation_metrics(raw: Any) -> dict[str, float]:
+    if not isinstance(raw, dict):
+        raise TrainingError(f"validate must return a dict of metrics, got {type(raw).__name__}")
+    metrics = {}
+    for key, value in raw.items():
+        if isinstance(value, Tensor) and value.numel() == 1:
+            value = value.item()
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TrainingError(f"validation metric {key!r} is not a number: {value!r}")
+        metrics[str(key)] = float(value)
+    return metrics
 
 
 # --- progress and logging ----------------------------------------------------------------------
@@ -395,13 +511,21 @@ class _Logger:
             self.file = self.path.open("a", encoding="utf-8")
         self.progress = None
         if context.is_main and config.progress:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
 
             self.progress = Progress(
                 TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                TextColumn("{task.fields[metrics]}"),
+                TextColumn("{task.fields[metrics]}"), TextColumn("{task.fields[validation]}"),
             )
-            self.task = self.progress.add_task("train", total=total_steps, completed=start_step, metrics="")
+            self.task = self.progress.add_task(
+                "train", total=total_steps, completed=start_step, metrics="", validation="",
+            )
             self.progress.start()
 
     def record(self, step: int, lr: float, metrics: dict[str, Tensor], skipped: bool) -> None:
@@ -433,6 +557,14 @@ class _Logger:
             self.progress.update(self.task, completed=step, metrics=_format_metrics(self.last_metrics))
         self.sums, self.count, self.window_started = {}, 0, time.monotonic()
 
+    def validation(self, step: int, metrics: dict[str, float]) -> None:
+        """Log one validation (main process only): its own record, and the progress line."""
+        if self.file is not None:
+            self.file.write(json.dumps({"step": step, "validation": metrics}) + "\n")
+            self.file.flush()
+        if self.progress is not None:
+            self.progress.update(self.task, validation=_format_validation(step, metrics))
+
     def close(self) -> None:
         if self.progress is not None:
             self.progress.stop()
@@ -443,3 +575,8 @@ class _Logger:
 def _format_metrics(metrics: dict[str, float]) -> str:
     shown = [("loss", "loss {:.4f}"), ("bpp", "bpp {:.3f}"), ("psnr", "PSNR {:.2f}"), ("aux", "aux {:.1f}")]
     return "  ".join(fmt.format(metrics[key]) for key, fmt in shown if key in metrics)
+
+
+def _format_validation(step: int, metrics: dict[str, float], shown: int = 4) -> str:
+    values = "  ".join(f"{key} {value:.4g}" for key, value in list(metrics.items())[:shown])
+    return f"[cyan]val@{step}  {values}"

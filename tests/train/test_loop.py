@@ -2,7 +2,9 @@
 (same interface: x_hat, likelihoods y/z, aux_loss(), entropy_bottleneck.quantiles)."""
 
 import json
+import random
 
+import numpy as np
 import pytest
 import torch
 from compressai.models import ScaleHyperprior
@@ -43,8 +45,8 @@ def tiny_model(seed=0):
 
 
 def config(tmp_path, **overrides):
-    values = dict(steps=4, batch_size=2, device="cpu", checkpoint_dir=str(tmp_path), checkpoint_every=2,
-                  log_every=1, progress=False, lr_milestones=(), seed=1)
+    values = {"steps": 4, "batch_size": 2, "device": "cpu", "checkpoint_dir": str(tmp_path), "checkpoint_every": 2,
+              "log_every": 1, "progress": False, "lr_milestones": (), "seed": 1}
     values.update(overrides)
     return TrainConfig(**values)
 
@@ -130,3 +132,109 @@ def test_max_seconds_stops_early_with_a_checkpoint(tmp_path):
                          config(tmp_path, steps=1000, max_seconds=0.0))
     assert result.stopped_early and result.steps < 1000
     assert torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)["step"] == result.steps
+
+
+class RecordingValidation:
+    """A validate callable that behaves badly on purpose: it switches the model to eval mode
+    and draws from the global RNGs, which the loop must both undo."""
+
+    def __init__(self, model, dataset, loss_fn):
+        self.model, self.dataset, self.loss_fn = model, dataset, loss_fn
+        self.steps = []
+        self.modes = []
+
+    def __call__(self, step):
+        self.steps.append(step)
+        self.modes.append(all(module.training for module in self.model.modules()))
+        self.model.eval()
+        torch.rand(100)
+        np.random.rand(3)
+        random.random()
+        with torch.no_grad():
+            losses = self.loss_fn(self.model(self.dataset.images), self.dataset.images)
+        return {"loss": losses["loss"], "psnr": float(losses["psnr"]), "step_seen": step}
+
+
+def test_validation_runs_every_n_steps_and_at_the_end(tmp_path):
+    model, dataset, loss_fn = tiny_model(), NoiseImages(), RateDistortionLoss(0.01)
+    validate = RecordingValidation(model, dataset, loss_fn)
+    result = train_codec(model, dataset, loss_fn, config(tmp_path, steps=5, validate_every=2), validate=validate)
+    assert validate.steps == [2, 4, 5]
+    assert all(validate.modes)  # back in train mode after every call
+    assert all(module.training for module in model.modules())
+    assert [record["step"] for record in result.validations] == [2, 4, 5]
+    assert all(record["step_seen"] == record["step"] for record in result.validations)
+    best = min(result.validations, key=lambda record: record["loss"])
+    assert result.best_validation == best
+    lines = [json.loads(line) for line in (tmp_path / LOG_NAME).read_text().splitlines()]
+    logged = [(line["step"], line["validation"]) for line in lines if "validation" in line]
+    assert [step for step, _ in logged] == [2, 4, 5]
+    assert logged[0][1]["loss"] == pytest.approx(result.validations[0]["loss"])
+    assert [line["step"] for line in lines if "validation" not in line] == [1, 2, 3, 4, 5]
+    assert torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)["validations"] == result.validations
+
+
+def test_validation_at_the_last_step_runs_once_and_without_validate_every_only_at_the_end(tmp_path):
+    model, dataset, loss_fn = tiny_model(), NoiseImages(), RateDistortionLoss(0.01)
+    validate = RecordingValidation(model, dataset, loss_fn)
+    train_codec(model, dataset, loss_fn, config(tmp_path / "a", steps=4, validate_every=2), validate=validate)
+    assert validate.steps == [2, 4]
+    validate.steps.clear()
+    result = train_codec(model, dataset, loss_fn, config(tmp_path / "b", steps=3), validate=validate)
+    assert validate.steps == [3] and len(result.validations) == 1
+    plain = train_codec(tiny_model(), dataset, loss_fn, config(tmp_path / "c", steps=2, validate_every=1))
+    assert plain.validations == [] and plain.best_validation is None  # no callable: nothing to run
+
+
+def test_best_validation_follows_the_configured_metric(tmp_path):
+    scores = {1: 0.5, 2: 0.9, 3: 0.9, 4: 0.7}
+    model = tiny_model()
+    result = train_codec(
+        model, NoiseImages(), RateDistortionLoss(0.01),
+        config(tmp_path, steps=4, validate_every=1, validation_metric="auc", validation_higher_is_better=True),
+        validate=lambda step: {"auc": scores[step]},
+    )
+    assert result.best_validation == {"step": 2, "auc": 0.9}  # the earliest of equals
+
+
+def test_validation_changes_nothing_and_resume_stays_exact(tmp_path):
+    dataset = NoiseImages(n=6)  # 3 batches per epoch: the resume point is mid-epoch
+    loss_fn = RateDistortionLoss(0.0067)
+    without = tiny_model()
+    train_codec(without, dataset, loss_fn, config(tmp_path / "plain", steps=5))
+
+    straight = tiny_model()
+    validate = RecordingValidation(straight, dataset, loss_fn)
+    train_codec(straight, dataset, loss_fn, config(tmp_path / "a", steps=5, validate_every=1), validate=validate)
+
+    interrupted = tiny_model()
+    first = train_codec(interrupted, dataset, loss_fn, config(tmp_path / "b", steps=2, validate_every=1),
+                        validate=RecordingValidation(interrupted, dataset, loss_fn))
+    resumed = tiny_model(seed=123)
+    validate_resumed = RecordingValidation(resumed, dataset, loss_fn)
+    result = train_codec(resumed, dataset, loss_fn, config(tmp_path / "b", steps=5, validate_every=1, resume=True),
+                         validate=validate_resumed)
+    assert validate_resumed.steps == [3, 4, 5]
+    assert [record["step"] for record in result.validations] == [1, 2, 3, 4, 5]  # history survives
+    assert result.validations[:2] == first.validations
+    for name, value in without.state_dict().items():
+        assert torch.equal(value, straight.state_dict()[name]), name
+        assert torch.equal(value, resumed.state_dict()[name]), name
+
+
+def test_validation_errors(tmp_path):
+    with pytest.raises(TrainingError):
+        TrainConfig(steps=2, validate_every=0)
+    with pytest.raises(TrainingError, match="not a number"):
+        train_codec(tiny_model(), NoiseImages(), RateDistortionLoss(0.01), config(tmp_path / "a", steps=1),
+                    validate=lambda step: {"name": "x"})
+    with pytest.raises(TrainingError, match="dict of metrics"):
+        train_codec(tiny_model(), NoiseImages(), RateDistortionLoss(0.01), config(tmp_path / "b", steps=1),
+                    validate=lambda step: 0.5)
+
+    def broken(step):
+        raise ValueError("no validation data")
+
+    with pytest.raises(ValueError, match="no validation data"):
+        train_codec(tiny_model(), NoiseImages(), RateDistortionLoss(0.01), config(tmp_path / "c", steps=1),
+                    validate=broken)
