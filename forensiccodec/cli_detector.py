@@ -130,6 +130,8 @@ def detect(inputs, n_patches, top_m, seed, config_name, heatmap, heatmap_dir, fo
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--max-seconds", type=float, default=None, help="stop cleanly (with a checkpoint) after this long")
+@click.option("--validate-every", type=click.IntRange(min=1), default=None,
+              help="also validate on DIR/val every N steps (the history goes into the weights' training record)")
 @click.option("--val-patches", type=click.IntRange(min=1), default=100, show_default=True, help="patches per validation image")
 @click.option("--val-top", type=click.IntRange(min=1), default=75, show_default=True)
 @click.option("--export/--no-export", default=True, show_default=True, help="register the result under the weights folder")
@@ -154,6 +156,12 @@ def train_detector_command(**options: Any) -> None:
             f"validation ({validation['n_real']} real, {validation['n_synthetic']} synthetic; "
             f"{validation['n_patches']} patches, top {validation['top_m']}): "
             f"accuracy {validation['accuracy']:.4f}, AUC {validation['auc']:.4f}", highlight=False,
+        )
+    best = summary.get("best_validation")
+    if best and len(summary.get("validation_history", [])) > 1:
+        stdout.print(
+            f"best validation at step {best['step']}: accuracy {best['accuracy']:.4f}, AUC {best['auc']:.4f} "
+            f"({len(summary['validation_history'])} validations)", highlight=False,
         )
     if "exported" in summary:
         stdout.print(f"registered {escape(summary['exported'])}", highlight=False)

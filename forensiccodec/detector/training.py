@@ -1,7 +1,8 @@
 """Training a patch classifier on a real-vs-synthetic folder (``fcc train-detector``).
 
 ``DIR/train/{real,synthetic}`` gives the training images, ``DIR/val`` the validation images,
-scored at the end the way ``fcc detect`` scores them (top-M mean of random patches). Training
+scored at the end (and every ``validate_every`` steps if asked) the way ``fcc detect`` scores
+them (top-M mean of random patches, fewer patches for speed). Training
 uses the shared loop (:mod:`forensiccodec.train.loop`: Adam, resumable checkpoints, DDP under
 torchrun, rich progress) with cross-entropy on single 96x96 patches, label 0 real / 1 synthetic.
 
@@ -33,7 +34,7 @@ from torch.utils.data import Dataset
 
 from forensiccodec.detector import patches as P
 from forensiccodec.detector.backbone import build_backbone, resolve_config
-from forensiccodec.detector.evaluation import Evaluation, evaluate_split, labelled_files
+from forensiccodec.detector.evaluation import Evaluation, evaluate_files, labelled_files
 from forensiccodec.detector.model import PatchDetector
 from forensiccodec.errors import FccError
 from forensiccodec.images import load_image, to_uint8
@@ -41,6 +42,7 @@ from forensiccodec.train.distributed import cleanup_distributed, setup_distribut
 from forensiccodec.train.loop import TrainConfig, TrainingError, train_codec
 
 JPEG_GRID = 8  # JPEG's block size: patches are cut at a random phase of its grid
+VALIDATION_METRICS = ("accuracy", "auc", "real_accuracy", "synthetic_accuracy", "seconds")
 
 
 class RandomPatchDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
@@ -148,6 +150,7 @@ def train_detector(
     seed: int = 0,
     max_seconds: float | None = None,
     validate: bool = True,
+    validate_every: int | None = None,
     val_patches: int = 100,
     val_top: int = 75,
     export: bool = True,
@@ -160,12 +163,18 @@ def train_detector(
     validation accuracy/AUC, exported file).
 
     Validation scores each image with ``val_patches`` patches averaging the top ``val_top``
-    (fewer than ``fcc detect``'s 800/600, for speed; the summary says which). ``init_from``
-    (a detector safetensors file) starts from trained weights instead of random ones.
+    (fewer than ``fcc detect``'s 800/600, for speed; the summary says which), at the end and,
+    with ``validate_every``, every that many steps; the history (with the steps before a
+    resume) and the best record by AUC go into the summary, hence into the exported weights'
+    training record. ``init_from`` (a detector safetensors file) starts from trained weights
+    instead of random ones.
     """
     resolve_config(config_name)
+    if validate_every is not None and not validate:
+        raise TrainingError("validate_every needs validation switched on")
     data_dir = Path(data_dir)
     train_samples = labelled_files(data_dir, "train")
+    val_samples = labelled_files(data_dir, "val") if validate else []  # a missing split fails now, not at the end
     context = setup_distributed(device)
     try:
         torch.manual_seed(seed)  # the same initial weights on every process
@@ -178,9 +187,12 @@ def train_detector(
             steps=steps, batch_size=batch_size, lr=lr, crop_size=P.PATCH_SIZE,
             checkpoint_dir=str(checkpoint_dir), resume=resume, seed=seed, device=device,
             max_seconds=max_seconds, progress=progress, checkpoint_every=100,
+            validate_every=validate_every, validation_metric="auc", validation_higher_is_better=True,
             extra={"config_name": config_name, "data": str(data_dir), "jpeg_probability": jpeg_probability},
         )
-        result = train_codec(backbone, dataset, patch_classification_loss, config, context=context)
+        validation = ValSplitValidation(backbone, val_samples, val_patches, val_top) if validate else None
+        result = train_codec(backbone, dataset, patch_classification_loss, config, context=context,
+                             validate=validation)
         summary: dict[str, Any] = {
             "data": str(data_dir),
             "train_images": len(train_samples),
@@ -198,12 +210,12 @@ def train_detector(
         }
         if not context.is_main:
             return summary
+        if validation is not None:
+            summary["validation"] = validation.final(result.steps)
+            summary["validate_every"] = validate_every
+            summary["validation_history"] = result.validations
+            summary["best_validation"] = result.best_validation
         backbone = backbone.cpu().eval()
-        detector = PatchDetector(backbone)
-        if validate:
-            summary["validation"] = validation_summary(
-                evaluate_split(detector, data_dir, "val", n_patches=val_patches, top_m=val_top)
-            )
         if export:
             from forensiccodec.detector.weights import export_detector
 
@@ -215,6 +227,33 @@ def train_detector(
         return summary
     finally:
         cleanup_distributed()
+
+
+class ValSplitValidation:
+    """The loop's ``validate`` callable: the validation split scored the way ``fcc detect``
+    scores images, with ``n_patches`` patches (top ``top_m``), on the backbone being trained."""
+
+    def __init__(self, backbone: torch.nn.Module, samples: Sequence[tuple[Path, int]], n_patches: int, top_m: int) -> None:
+        self.backbone = backbone
+        self.samples = list(samples)
+        self.n_patches = n_patches
+        self.top_m = top_m
+        self.last_step: int | None = None
+        self.last_summary: dict[str, Any] | None = None
+
+    def __call__(self, step: int) -> dict[str, float]:
+        detector = PatchDetector(self.backbone)  # score_image switches to eval mode and back
+        evaluation = evaluate_files(detector, self.samples, n_patches=self.n_patches, top_m=self.top_m)
+        self.last_step, self.last_summary = step, validation_summary(evaluation)
+        return {key: float(self.last_summary[key]) for key in VALIDATION_METRICS}
+
+    def final(self, step: int) -> dict[str, Any]:
+        """The full summary at ``step``: the loop's last call, or a fresh evaluation when the
+        loop had nothing to run (a resume of a finished run)."""
+        if self.last_step != step or self.last_summary is None:
+            self(step)
+        assert self.last_summary is not None
+        return self.last_summary
 
 
 def _initial_weights(path: Path, config_name: str) -> torch.nn.Module:
@@ -244,6 +283,9 @@ def validation_summary(evaluation: Evaluation) -> dict[str, Any]:
 @click.option("--device", default="auto")
 @click.option("--seed", type=int, default=0)
 @click.option("--max-seconds", type=float, default=None)
+@click.option("--validate-every", type=click.IntRange(min=1), default=None)
+@click.option("--val-patches", type=click.IntRange(min=1), default=100)
+@click.option("--val-top", type=click.IntRange(min=1), default=75)
 @click.option("--export/--no-export", default=False)
 @click.option("--force", "overwrite", is_flag=True)
 @click.option("--weights-dir", type=click.Path(path_type=Path, file_okay=False), default=None)

@@ -1,18 +1,27 @@
-"""Detector training: the random-patch dataset, the loss, and a tiny end-to-end run with resume."""
+"""Detector training: the random-patch dataset, the loss, and tiny end-to-end runs with resume
+and periodic validation."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from click.testing import CliRunner
 from PIL import Image
 
 from forensiccodec.detector import patches as P
-from forensiccodec.detector.training import RandomPatchDataset, patch_classification_loss, train_detector
-from forensiccodec.detector.weights import load_detector
-from forensiccodec.train.loop import TrainingError
+from forensiccodec.detector.training import (
+    RandomPatchDataset,
+    main,
+    patch_classification_loss,
+    train_detector,
+)
+from forensiccodec.detector.weights import find_detector_entry, load_detector
+from forensiccodec.train.loop import LOG_NAME, TrainingError
+from forensiccodec.zoo import Manifest
 
 torch.set_num_threads(2)
 
@@ -99,8 +108,9 @@ def test_loss_is_cross_entropy_with_accuracy() -> None:
 
 def test_train_validate_export_and_resume(tmp_path: Path) -> None:
     data = _layout(tmp_path / "data")
-    options = dict(config_name="tiny", batch_size=4, patches_per_image=2, checkpoint_dir=tmp_path / "run",
-                   weights_dir=tmp_path / "weights", val_patches=4, val_top=3, progress=False, device="cpu")
+    options = {"config_name": "tiny", "batch_size": 4, "patches_per_image": 2, "checkpoint_dir": tmp_path / "run",
+               "weights_dir": tmp_path / "weights", "val_patches": 4, "val_top": 3, "progress": False,
+               "device": "cpu"}
     summary = train_detector(data, steps=2, **options)
     assert summary["steps"] == 2 and summary["exported"] == "detector-tiny.safetensors"
     assert summary["validation"]["n_real"] == 1 and summary["validation"]["n_patches"] == 4
@@ -131,3 +141,59 @@ def test_init_from_trained_weights_checks_the_configuration(tmp_path: Path) -> N
     with pytest.raises(TrainingError, match="not small"):
         train_detector(data, "small", steps=1, init_from=tmp_path / "init" / entry.file, export=False,
                        checkpoint_dir=tmp_path / "run2", progress=False, device="cpu")
+
+
+def _training_record(weights_dir: Path) -> dict:
+    return find_detector_entry(Manifest.load(weights_dir), "tiny").extra["training"]
+
+
+def test_validation_every_n_steps_survives_a_resume_and_is_exported(tmp_path: Path) -> None:
+    data = _layout(tmp_path / "data")
+    options = {"config_name": "tiny", "batch_size": 4, "patches_per_image": 2, "checkpoint_dir": tmp_path / "run",
+               "weights_dir": tmp_path / "weights", "val_patches": 4, "val_top": 3, "progress": False,
+               "device": "cpu", "validate_every": 2, "overwrite": True}
+    first = train_detector(data, steps=3, **options)
+    assert [record["step"] for record in first["validation_history"]] == [2, 3]  # every 2, and the end
+    assert _training_record(tmp_path / "weights")["validation_history"] == first["validation_history"]
+    resumed = train_detector(data, steps=4, resume=True, **options)
+    history = resumed["validation_history"]
+    assert [record["step"] for record in history] == [2, 3, 4]
+    assert set(history[-1]) == {"step", "accuracy", "auc", "real_accuracy", "synthetic_accuracy", "seconds"}
+    final = resumed["validation"]  # the end-of-run evaluation is the last of the history
+    assert final["n_patches"] == 4 and final["top_m"] == 3 and final["n_real"] == 1
+    assert history[-1]["accuracy"] == final["accuracy"] and history[-1]["auc"] == final["auc"]
+    best = resumed["best_validation"]
+    assert best in history and best["auc"] == max(record["auc"] for record in history)
+    record = _training_record(tmp_path / "weights")
+    assert record["validation_history"] == history and record["validate_every"] == 2
+    logged = [json.loads(line) for line in (tmp_path / "run" / LOG_NAME).read_text().splitlines()]
+    assert [line["step"] for line in logged if "validation" in line] == [2, 3, 4]
+    # resuming a finished run validates nothing new but still reports the final weights
+    again = train_detector(data, steps=4, resume=True, **options)
+    assert [r["step"] for r in again["validation_history"]] == [2, 3, 4]
+    assert again["validation"]["accuracy"] == final["accuracy"]
+
+
+def test_validate_every_needs_validation(tmp_path: Path) -> None:
+    data = _layout(tmp_path / "data")
+    with pytest.raises(TrainingError, match="validate_every"):
+        train_detector(data, "tiny", steps=1, validate=False, validate_every=1, export=False, device="cpu")
+
+
+def test_validate_every_on_both_command_lines(tmp_path: Path) -> None:
+    from forensiccodec.cli_detector import train_detector_command
+
+    data = _layout(tmp_path / "data")
+    common = ["--data", str(data), "--config", "tiny", "--steps", "2", "--batch-size", "4", "--device", "cpu",
+              "--val-patches", "4", "--val-top", "3", "--validate-every", "1"]
+    result = CliRunner().invoke(train_detector_command, [*common, "--checkpoint-dir", str(tmp_path / "a"),
+                                                         "--weights-dir", str(tmp_path / "weights")])
+    assert result.exit_code == 0, result.output
+    assert "best validation at step" in result.output and "(2 validations)" in result.output
+    assert len(_training_record(tmp_path / "weights")["validation_history"]) == 2
+    result = CliRunner().invoke(main, [*common, "--checkpoint-dir", str(tmp_path / "b")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert [record["step"] for record in summary["validation_history"]] == [1, 2]
+    result = CliRunner().invoke(main, [*common[:-1], "0", "--checkpoint-dir", str(tmp_path / "c")])
+    assert result.exit_code != 0 and "--validate-every" in result.output
