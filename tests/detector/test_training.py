@@ -197,3 +197,15 @@ def test_validate_every_on_both_command_lines(tmp_path: Path) -> None:
     assert [record["step"] for record in summary["validation_history"]] == [1, 2]
     result = CliRunner().invoke(main, [*common[:-1], "0", "--checkpoint-dir", str(tmp_path / "c")])
     assert result.exit_code != 0 and "--validate-every" in result.output
+
+
+def test_validating_does_not_change_the_trained_weights(tmp_path: Path) -> None:
+    data = _layout(tmp_path / "data")
+    options = {"config_name": "tiny", "steps": 2, "batch_size": 4, "patches_per_image": 2, "val_patches": 4,
+               "val_top": 3, "progress": False, "device": "cpu", "export": False}
+    train_detector(data, checkpoint_dir=tmp_path / "plain", validate=False, **options)
+    train_detector(data, checkpoint_dir=tmp_path / "validated", validate_every=1, **options)
+    plain = torch.load(tmp_path / "plain" / "last.pt", weights_only=True)["model"]
+    validated = torch.load(tmp_path / "validated" / "last.pt", weights_only=True)["model"]
+    for name, value in plain.items():
+        assert torch.equal(value, validated[name]), name
