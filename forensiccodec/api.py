@@ -2,6 +2,11 @@
 
 Each function handles exactly one file and raises `FccError` for anything the user can cause, so
 that the CLI (or a Python caller) can report it and go on with the next file.
+
+The forensic switch: encoding with ``adapters="forensic"`` runs the ``paper`` placement's encoder
+adapters (header flag ``encoder_adapters``); decoding with ``adapters="forensic"`` runs the decoder
+adapters that fit the file (``paper`` for flagged files, ``decoder`` for base bitstreams). Every
+combination decodes, because the adapters never change the hyperprior or the entropy tables.
 """
 
 from __future__ import annotations
@@ -18,23 +23,66 @@ from .errors import BitstreamError, UsageError, WeightsError
 from .files import atomic_write_bytes, ensure_not_same_file
 from .images import ColorMode, color_mode, load_image, psnr, save_png
 from .rate_points import rate_point_for_quality
-from .zoo import LoadedCodec, load_codec
+from .zoo import LoadedCodec, codec_entry_name, load_codec
 
 ADAPTER_CHOICES = ("none", "forensic")
+CODEC_CHOICES = ("base", "finetuned")
+FINETUNED_SUFFIX = "-ft"  # model names in headers: tic-small (base), tic-small-ft (fine-tuned)
+
+NOTE_ENCODER_ADAPTERS = (
+    "encoder adapters on: `fcc decode --adapters forensic` gives the forensic reconstruction;"
+    " `--adapters none` a viewable image that is not fidelity-optimised"
+)
+NOTE_ADAPTED_LATENT_WITHOUT_ADAPTERS = (
+    "written with encoder adapters, decoded without decoder adapters: a viewable image, but neither"
+    " fidelity- nor detector-optimised; decode with --adapters forensic for the forensic reconstruction"
+)
+NOTE_FINETUNED_IS_FORENSIC = "the fully fine-tuned codec has no separate adapters; its reconstruction is the forensic one"
+
+
+def _check_choice(value: str, choices: tuple[str, ...], option: str) -> None:
+    if value not in choices:
+        raise UsageError(f"unknown {option} {value!r}; valid: {', '.join(choices)}")
 
 
 class CodecStore:
-    """Loads each (configuration, quality) codec once and keeps it for the rest of a batch."""
+    """Loads each codec (base, fine-tuned or with adapters) once and keeps it for the rest of a batch."""
 
     def __init__(self, weights_dir: Path | None = None) -> None:
         self.weights_dir = weights_dir
-        self._codecs: dict[tuple[str, int], LoadedCodec] = {}
+        self._codecs: dict[tuple[str, int, str], LoadedCodec] = {}
 
-    def get(self, config_name: str, quality: int) -> LoadedCodec:
-        key = (config_name, quality)
+    def get(self, config_name: str, quality: int, *, codec: str = "base") -> LoadedCodec:
+        """A complete codec: the base one, or the fully fine-tuned baseline (``codec="finetuned"``)."""
+        _check_choice(codec, CODEC_CHOICES, "--codec")
+        key = (config_name, quality, codec)
         if key not in self._codecs:
-            self._codecs[key] = load_codec(config_name, quality, self.weights_dir)
+            if codec == "base":
+                self._codecs[key] = load_codec(config_name, quality, self.weights_dir)
+            else:
+                from .adapters import load_finetuned_codec
+
+                self._codecs[key] = load_finetuned_codec(config_name, quality, self.weights_dir)
         return self._codecs[key]
+
+    def adapted(self, config_name: str, quality: int, placement: str) -> LoadedCodec:
+        """The base codec with a placement's adapters (``paper`` or ``decoder``) switched on."""
+        from .adapters import load_adapted_codec
+
+        key = (config_name, quality, f"adapters:{placement}")
+        if key not in self._codecs:
+            self._codecs[key] = load_adapted_codec(config_name, quality, placement, self.weights_dir)
+        return self._codecs[key]
+
+    def for_encoding(self, config_name: str, quality: int, *, codec: str = "base", adapters: str = "none") -> LoadedCodec:
+        """The codec `fcc encode --codec C --adapters A` writes with."""
+        _check_choice(adapters, ADAPTER_CHOICES, "--adapters")
+        if adapters == "none":
+            return self.get(config_name, quality, codec=codec)
+        _check_choice(codec, CODEC_CHOICES, "--codec")
+        if codec != "base":
+            raise UsageError("--adapters forensic applies to the base codec; the fine-tuned codec has no adapters")
+        return self.adapted(config_name, quality, "paper")
 
 
 @dataclass
@@ -54,6 +102,7 @@ class EncodeReport:
     seconds: float
     entropy_coding_share: float
     notes: list[str] = field(default_factory=list)
+    encoder_adapters: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,16 +121,36 @@ class DecodeReport:
     seconds: float
     entropy_coding_share: float
     notes: list[str] = field(default_factory=list)
+    encoder_adapters: bool = False
+    weights: str = ""  # the registry entries that decoded it, e.g. "tic-small-q1 + sfma-small-q1-decoder"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
+def model_identity(model_name: str) -> tuple[str, str]:
+    """'tic-small' → ('small', 'base'), 'tic-small-ft' → ('small', 'finetuned'): whose weights wrote a file."""
+    if not model_name.startswith("tic-") or model_name in ("tic-", f"tic{FINETUNED_SUFFIX}"):
+        raise BitstreamError(f"this fcc cannot decode files of model {model_name!r}")
+    name = model_name.removeprefix("tic-")
+    if name.endswith(FINETUNED_SUFFIX):
+        return name.removesuffix(FINETUNED_SUFFIX), "finetuned"
+    return name, "base"
+
+
 def model_config_name(model_name: str) -> str:
     """'tic-small' → 'small': the configuration a .fcc file's model name refers to."""
-    if not model_name.startswith("tic-"):
-        raise BitstreamError(f"this fcc cannot decode files of model {model_name!r}")
-    return model_name.removeprefix("tic-")
+    return model_identity(model_name)[0]
+
+
+def weights_label(codec: LoadedCodec) -> str:
+    """The registry entries a codec is made of, for reports."""
+    quality = codec.rate_point.quality
+    if codec.variant:
+        return f"tic-{codec.config_name}-{codec.variant}-q{quality}"
+    label = codec_entry_name(codec.config_name, quality)
+    adapters_entry = getattr(codec, "adapters_entry", "")
+    return f"{label} + {adapters_entry}" if adapters_entry else label
 
 
 def encode_file(
@@ -90,11 +159,22 @@ def encode_file(
     output_path: Path,
     *,
     overwrite: bool = False,
-    adapters: str = "none",
+    adapters: str | None = None,
 ) -> EncodeReport:
-    """Encode one image file into a .fcc file (written atomically)."""
-    if adapters != "none":
-        raise UsageError("encoder adapters are not available yet in this version; use --adapters none")
+    """Encode one image file into a .fcc file (written atomically).
+
+    The codec decides whether encoder adapters run (`CodecStore.for_encoding`, or
+    `adapters.load_adapted_codec(..., placement="paper")`); `adapters`, if given, must agree with it.
+    """
+    encoder_adapters = bool(codec.model.encoder_adapters_enabled)
+    if adapters is not None:
+        _check_choice(adapters, ADAPTER_CHOICES, "--adapters")
+        if (adapters == "forensic") != encoder_adapters:
+            have = "has its encoder adapters on" if encoder_adapters else "has no encoder adapters on"
+            raise UsageError(
+                f"adapters={adapters!r}, but this codec {have}; get it from"
+                f" CodecStore.for_encoding(..., adapters={adapters!r})"
+            )
     ensure_not_same_file(input_path, output_path)
     start = time.perf_counter()
     image = load_image(input_path)
@@ -106,7 +186,7 @@ def encode_file(
         quality=codec.rate_point.quality,
         lmbda=codec.rate_point.lmbda,
         weights_fingerprint=codec.fingerprint,
-        encoder_adapters=False,
+        encoder_adapters=encoder_adapters,
         width=image.info.width,
         height=image.info.height,
         color_mode=int(mode),
@@ -123,6 +203,8 @@ def encode_file(
     notes = []
     if image.info.had_alpha:
         notes.append("alpha channel dropped (the codec codes colour only)")
+    if encoder_adapters:
+        notes.append(NOTE_ENCODER_ADAPTERS)
     return EncodeReport(
         input=str(input_path),
         output=str(output_path),
@@ -139,6 +221,7 @@ def encode_file(
         seconds=seconds,
         entropy_coding_share=compressed.timings.entropy_share,
         notes=notes,
+        encoder_adapters=encoder_adapters,
     )
 
 
@@ -158,16 +241,33 @@ def read_fcc_file(path: Path) -> tuple[FccFile, int]:
         raise BitstreamError(f"{path}: {error}") from None
 
 
-def codec_for_file(store: CodecStore, fcc: FccFile, path: Path) -> LoadedCodec:
-    """The installed codec that wrote this file, or a clear refusal."""
+def codec_for_file(store: CodecStore, fcc: FccFile, path: Path, adapters: str = "none") -> tuple[LoadedCodec, list[str]]:
+    """The installed codec that decodes this file as asked (and notes for the user), or a clear refusal.
+
+    `adapters="forensic"` picks the decoder adapters that fit the latent: the ``paper`` placement's
+    for a file written with encoder adapters, the ``decoder`` placement's for a base bitstream.
+    """
     header = fcc.header
-    codec = store.get(model_config_name(header.model_name), header.quality)
+    config_name, kind = model_identity(header.model_name)
+    notes: list[str] = []
+    if kind == "finetuned":
+        if header.encoder_adapters:
+            raise BitstreamError(f"{path}: corrupt header: {header.model_name} has no encoder adapters, yet the flag is set")
+        codec = store.get(config_name, header.quality, codec="finetuned")
+        if adapters == "forensic":
+            notes.append(NOTE_FINETUNED_IS_FORENSIC)
+    elif adapters == "forensic":
+        codec = store.adapted(config_name, header.quality, "paper" if header.encoder_adapters else "decoder")
+    else:
+        codec = store.get(config_name, header.quality)
+        if header.encoder_adapters:
+            notes.append(NOTE_ADAPTED_LATENT_WITHOUT_ADAPTERS)
     if header.weights_fingerprint != codec.fingerprint:
         raise WeightsError(
             f"{path}: written with {header.model_name} q{header.quality} weights {header.weights_fingerprint.hex()},"
             f" but the installed weights are {codec.fingerprint.hex()}; decoding would give a wrong image"
         )
-    return codec
+    return codec, notes
 
 
 def decode_file(
@@ -178,21 +278,21 @@ def decode_file(
     overwrite: bool = False,
     adapters: str = "none",
 ) -> DecodeReport:
-    """Decode one .fcc file to a PNG (written atomically) in the original size, mode and bit depth."""
-    if adapters not in ADAPTER_CHOICES:
-        raise UsageError(f"unknown --adapters {adapters!r}; valid: {', '.join(ADAPTER_CHOICES)}")
-    if adapters == "forensic":
-        raise UsageError("forensic adapters are not available yet in this version; use --adapters none")
+    """Decode one .fcc file to a PNG (written atomically) in the original size, mode and bit depth.
+
+    `adapters="forensic"` gives the forensic reconstruction (decoder adapters on), `"none"` the
+    human-fidelity one; see `codec_for_file` for which weights each combination uses.
+    """
+    _check_choice(adapters, ADAPTER_CHOICES, "--adapters")
     ensure_not_same_file(input_path, output_path)
     start = time.perf_counter()
     fcc, size = read_fcc_file(input_path)
-    codec = codec_for_file(store, fcc, input_path)
+    codec, notes = codec_for_file(store, fcc, input_path, adapters)
     header = fcc.header
     check_fits(codec.model.config, header.height, header.width, "decode", label=str(input_path))
     decoded = pipeline.decompress_fcc(codec.model, codec.tables, fcc)
     mode = ColorMode(header.color_mode)
     save_png(decoded.pixels, output_path, mode=mode, bit_depth=header.bit_depth, overwrite=overwrite)
-    notes = []
     if mode in (ColorMode.RGB_ALPHA_DROPPED, ColorMode.GRAY_ALPHA_DROPPED):
         notes.append("the original had an alpha channel, which the codec does not code")
     return DecodeReport(
@@ -207,6 +307,8 @@ def decode_file(
         seconds=time.perf_counter() - start,
         entropy_coding_share=decoded.timings.entropy_share,
         notes=notes,
+        encoder_adapters=header.encoder_adapters,
+        weights=weights_label(codec),
     )
 
 
@@ -260,13 +362,15 @@ def round_trip(
 
 
 __all__ = [
+    "ADAPTER_CHOICES",
+    "CODEC_CHOICES",
     "CodecStore",
-    "EncodeReport",
     "DecodeReport",
+    "EncodeReport",
     "RoundTripReport",
-    "encode_file",
     "decode_file",
+    "encode_file",
     "file_info",
-    "round_trip",
     "read_fcc_file",
+    "round_trip",
 ]

@@ -29,9 +29,33 @@ stderr = Console(stderr=True)
 DECODE_HELP = """Decode .fcc files to PNG images of the original size, mode and bit depth.
 
 \b
---adapters none      the human-fidelity reconstruction (the base codec; default)
---adapters forensic  the forensic reconstruction, with the decoder adapters on
-                     (lands with the adapter weights; refused until they are installed)
+--adapters none      the human-fidelity reconstruction (base decoder; default)
+--adapters forensic  the forensic reconstruction (decoder adapters on), on
+                     which the deepfake detector decides as on the original
+
+\b
+How `fcc encode --adapters` and `fcc decode --adapters` combine:
+  none     + none      the base codec, as if no adapters existed
+  none     + forensic  decoder-placement adapters on the base bitstream
+  forensic + forensic  the paper's setting: encoder and decoder adapters
+  forensic + none      the base decoder on the adapted latent: a viewable
+                       image, but neither fidelity- nor detector-optimised
+                       (a note says so)
+
+Files written with `fcc encode --codec finetuned` decode with the fully
+fine-tuned codec (its model name is in the header), which has no separate
+adapters. Missing adapter weights are refused (exit code 4) with the
+`fcc train-adapter` command that trains them.
+"""
+
+ENCODE_HELP = """Encode images (PNG, JPEG, WebP, TIFF, BMP; files or folders) into .fcc files.
+
+\b
+--adapters forensic  run the paper placement's encoder adapters: the latent
+                     changes (still coded with the base entropy model) and
+                     the header records it (`fcc info`); decode such files
+                     with --adapters forensic (see `fcc decode --help`)
+--codec finetuned    write with the fully fine-tuned baseline codec instead
 """
 
 
@@ -141,17 +165,17 @@ def _weights_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-@main.command()
+@main.command(help=ENCODE_HELP)
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="output file, or folder for several inputs")
 @_rate_options
-@click.option("--adapters", type=click.Choice(["none", "forensic"]), default="none", show_default=True, help="apply encoder-side adapters")
+@click.option("--adapters", type=click.Choice(["none", "forensic"]), default="none", show_default=True, help="apply the encoder-side (paper placement) adapters")
+@click.option("--codec", "codec_name", type=click.Choice(["base", "finetuned"]), default="base", show_default=True, help="the base codec or the fully fine-tuned baseline")
 @click.option("--force", is_flag=True, help="overwrite existing outputs")
 @click.option("--recursive", "-r", is_flag=True, help="descend into sub-folders")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 @_weights_option
-def encode(inputs, output, lmbda, quality, config_name, adapters, force, recursive, as_json, weights_dir) -> None:
-    """Encode images (PNG, JPEG, WebP, TIFF, BMP; files or folders) into .fcc files."""
+def encode(inputs, output, lmbda, quality, config_name, adapters, codec_name, force, recursive, as_json, weights_dir) -> None:
     from .api import CodecStore, encode_file
     from .codec.config import get_config
     from .rate_points import resolve_rate_point
@@ -162,7 +186,7 @@ def encode(inputs, output, lmbda, quality, config_name, adapters, force, recursi
     many = len(files) + len(problems) > 1
     if output is not None and many:
         output.mkdir(parents=True, exist_ok=True)
-    codec = CodecStore(weights_dir).get(config_name, point.quality)
+    codec = CodecStore(weights_dir).for_encoding(config_name, point.quality, codec=codec_name, adapters=adapters)
 
     def render(reports: list[Any]) -> None:
         table = Table("input", "output", "size", "bytes", "bpp", "est. bpp", "seconds")
@@ -198,9 +222,9 @@ def decode(inputs, output, adapters, force, recursive, as_json, weights_dir) -> 
     tag = "forensic" if adapters == "forensic" else "decoded"
 
     def render(reports: list[Any]) -> None:
-        table = Table("input", "output", "size", "bpp", "adapters", "seconds")
+        table = Table("input", "output", "size", "bpp", "adapters", "weights", "seconds")
         for r in reports:
-            table.add_row(escape(r.input), escape(r.output), f"{r.width}x{r.height}", f"{r.bpp:.4f}", r.adapters, f"{r.seconds:.2f}")
+            table.add_row(escape(r.input), escape(r.output), f"{r.width}x{r.height}", f"{r.bpp:.4f}", r.adapters, escape(r.weights), f"{r.seconds:.2f}")
             for note in r.notes:
                 stderr.print(f"[yellow]note:[/yellow] {escape(r.input)}: {escape(note)}", highlight=False, soft_wrap=True)
         stdout.print(table)
@@ -210,6 +234,12 @@ def decode(inputs, output, adapters, force, recursive, as_json, weights_dir) -> 
         lambda path: decode_file(store, path, _output_for(path, output, many, tag, ".png"), overwrite=force, adapters=adapters),
         as_json=as_json, describe="decoding", render=render,
     )
+
+
+ENCODER_ADAPTERS_INFO = {
+    True: "yes (forensic encoder adapters; decode with --adapters forensic)",
+    False: "no (the base codec's latent)",
+}
 
 
 @main.command()
@@ -225,6 +255,8 @@ def info(inputs, as_json) -> None:
         for fields in all_fields:
             table = Table("field", "value", title=escape(fields["file"]), title_justify="left")
             for key, value in fields.items():
+                if key == "encoder_adapters":
+                    value = ENCODER_ADAPTERS_INFO[bool(value)]
                 if key != "file":
                     table.add_row(key, f"{value:.4f}" if isinstance(value, float) else escape(str(value)))
             stdout.print(table)

@@ -60,13 +60,13 @@ class WeightsEntry:
     name: str
     file: str
     sha256: str
-    kind: str  # "codec" (later: "detector", "adapter")
+    kind: str  # "codec", "finetuned-codec", "adapters", "detector"
     config_name: str
     quality: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_json(cls, name: str, data: dict[str, Any]) -> "WeightsEntry":
+    def from_json(cls, name: str, data: dict[str, Any]) -> WeightsEntry:
         try:
             known = {k: data[k] for k in ("file", "sha256", "kind", "config_name")}
         except KeyError as missing:
@@ -93,7 +93,7 @@ class Manifest:
     entries: dict[str, WeightsEntry]
 
     @classmethod
-    def load(cls, directory: Path | None = None) -> "Manifest":
+    def load(cls, directory: Path | None = None) -> Manifest:
         directory = Path(directory) if directory is not None else default_weights_dir()
         path = directory / MANIFEST_NAME
         if not path.exists():
@@ -135,6 +135,9 @@ class LoadedCodec:
     config_name: str
     rate_point: RatePoint
     sha256: str
+    # None for the base codec; a variant ("ft": fully fine-tuned) writes its own model name into
+    # .fcc headers, so that a file always finds the weights that wrote it.
+    variant: str | None = None
 
     @property
     def fingerprint(self) -> bytes:
@@ -142,7 +145,7 @@ class LoadedCodec:
 
     @property
     def model_name(self) -> str:
-        return f"tic-{self.config_name}"
+        return f"tic-{self.config_name}" + (f"-{self.variant}" if self.variant else "")
 
 
 def read_codec_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -160,9 +163,11 @@ def read_codec_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]
     return tensors, metadata
 
 
-def build_codec(tensors: dict[str, torch.Tensor], config: TICConfig) -> tuple[TIC, EntropyTables]:
-    """Instantiate the model and the tables from a codec file's tensors."""
-    model = TIC(config)
+def build_codec(
+    tensors: dict[str, torch.Tensor], config: TICConfig, *, adapters: bool = False
+) -> tuple[TIC, EntropyTables]:
+    """Instantiate the model and the tables from a codec file's tensors (with adapters: theirs too)."""
+    model = TIC(config, adapters=adapters)
     state = {k: v for k, v in tensors.items() if not k.startswith(TABLES_PREFIX)}
     expected = model.state_dict()
     missing = [k for k in expected if k not in state and expected[k].numel() > 0]
@@ -206,11 +211,18 @@ def load_codec(
 ) -> LoadedCodec:
     """Load the registered codec for a configuration and quality, refusing a file whose sha256 differs."""
     manifest = Manifest.load(weights_dir)
-    path, actual = verified_weights_file(manifest, manifest.codec_entry(config_name, quality))
+    return load_codec_entry(manifest, manifest.codec_entry(config_name, quality))
+
+
+def load_codec_entry(manifest: Manifest, entry: WeightsEntry, variant: str | None = None) -> LoadedCodec:
+    """Load any registered complete codec (base or a variant such as the fine-tuned one), sha256-verified."""
+    if entry.quality is None:
+        raise WeightsError(f"manifest entry {entry.name!r} has no quality")
+    path, actual = verified_weights_file(manifest, entry)
     tensors, metadata = read_codec_file(path)
     config = TICConfig.from_dict(json.loads(metadata["config"]))
     model, tables = build_codec(tensors, config)
-    return LoadedCodec(model, tables, config_name, rate_point_for_quality(quality), actual)
+    return LoadedCodec(model, tables, entry.config_name, rate_point_for_quality(entry.quality), actual, variant)
 
 
 def codec_file_bytes(model: TIC, tables: EntropyTables, metadata: dict[str, str]) -> bytes:
@@ -235,11 +247,17 @@ def export_codec(
     weights_dir: Path | None = None,
     extra: dict[str, Any] | None = None,
     overwrite: bool = False,
+    name: str | None = None,
+    kind: str = "codec",
 ) -> WeightsEntry:
-    """Fix the integer tables from the model, write the safetensors file and register it."""
+    """Fix the integer tables from the model, write the safetensors file and register it.
+
+    `name` and `kind` register a variant (e.g. the fine-tuned codec) beside the base entry
+    (default: `codec_entry_name`, kind "codec").
+    """
     model = model.eval()
     tables = EntropyTables.from_model(model)
-    name = codec_entry_name(config_name, quality)
+    name = name or codec_entry_name(config_name, quality)
     manifest = Manifest.load(weights_dir)
     manifest.directory.mkdir(parents=True, exist_ok=True)
     data = codec_file_bytes(model, tables, {"name": name, "quality": str(quality)})
@@ -249,7 +267,7 @@ def export_codec(
         name=name,
         file=file_name,
         sha256=hashlib.sha256(data).hexdigest(),
-        kind="codec",
+        kind=kind,
         config_name=config_name,
         quality=quality,
         extra={"config": model.config.to_dict(), "lambda": rate_point_for_quality(quality).lmbda, **(extra or {})},
@@ -269,7 +287,7 @@ def load_transtic_checkpoint(path: Path) -> dict[str, torch.Tensor]:
         checkpoint = torch.load(str(path), map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise WeightsError(f"{path}: no such file") from None
-    except Exception as error:  # torch raises many types for non-checkpoint files
+    except Exception as error:  # noqa: BLE001 (torch raises many types for non-checkpoint files)
         reason = str(error).strip().splitlines()[0][:120] if str(error).strip() else type(error).__name__
         raise WeightsError(f"{path}: not a PyTorch checkpoint ({reason})") from None
     state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None

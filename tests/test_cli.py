@@ -11,9 +11,14 @@ import shutil
 import struct
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
+from adapter_weights import export_adapted_registry
+from conftest import write_image
 from PIL import Image
+
+from forensiccodec.codec.bitstream import read_fcc
 
 # ------------------------------------------------------------------------------- helpers
 
@@ -464,12 +469,108 @@ def test_interrupt_during_the_write_leaves_no_partial_file(tmp_path, fcc, make_i
         assert not target.exists()
 
 
-def test_forensic_adapters_are_refused_until_installed(tmp_path, fcc, make_image):
+def test_missing_forensic_adapters_are_refused_naming_the_training_command(tmp_path, fcc, make_image):
     source = make_image(tmp_path / "a.png", 4, 4)
     assert fcc("encode", source, "--config", "tiny", "-q", "1").exit_code == 0
     result = fcc("decode", tmp_path / "a.fcc", "--adapters", "forensic")
-    assert_clean_failure(result, expect_in="forensic adapters are not available", exit_code=2)
+    assert_clean_failure(result, expect_in="fcc train-adapter", exit_code=4)
     assert not (tmp_path / "a.forensic.png").exists()
+    result = fcc("encode", source, "--config", "tiny", "-q", "1", "--adapters", "forensic", "-o", tmp_path / "b.fcc")
+    assert_clean_failure(result, expect_in="--placement paper", exit_code=4)
+    assert not (tmp_path / "b.fcc").exists()
+
+
+# ------------------------------------------------------------------------------- the four adapter combinations
+
+
+@pytest.fixture(scope="module")
+def adapted_weights_dir(tmp_path_factory) -> Path:
+    return export_adapted_registry(tmp_path_factory.mktemp("adapted-weights"))
+
+
+@pytest.fixture(scope="module")
+def cli_combinations(tmp_path_factory, adapted_weights_dir) -> dict[str, Path]:
+    """Every `fcc encode --adapters E` + `fcc decode --adapters D` output, and the decode notes."""
+    from click.testing import CliRunner
+
+    from forensiccodec.cli import main
+
+    folder = tmp_path_factory.mktemp("cli-combinations")
+    source = write_image(folder / "photo.png", 60, 50)
+    runner = CliRunner()
+    env = {"FCC_WEIGHTS_DIR": str(adapted_weights_dir), "COLUMNS": "200"}
+    outputs: dict[str, Any] = {"original": source}
+    for encode in ("none", "forensic"):
+        outputs[encode] = folder / f"{encode}.fcc"
+        result = runner.invoke(main, ["encode", str(source), "--config", "tiny", "-q", "1", "--adapters", encode,
+                                      "-o", str(outputs[encode])], env=env)
+        assert result.exit_code == 0, result.output
+        outputs[f"{encode} notes"] = result.stderr
+        for decode in ("none", "forensic"):
+            name = f"{encode}+{decode}"
+            outputs[name] = folder / f"{name}.png"
+            result = runner.invoke(main, ["decode", str(outputs[encode]), "--adapters", decode, "-o", str(outputs[name]),
+                                          "--json"], env=env)
+            assert result.exit_code == 0, result.output
+            (outputs[f"{name} report"],) = json.loads(result.stdout)
+    return outputs
+
+
+def test_cli_adapters_none_is_the_base_codec(tmp_path, fcc, cli_combinations):
+    assert fcc("encode", cli_combinations["original"], "--config", "tiny", "-q", "1", "-o", tmp_path / "b.fcc").exit_code == 0
+    assert fcc("decode", tmp_path / "b.fcc", "-o", tmp_path / "b.png").exit_code == 0
+    ours, base = read_fcc(cli_combinations["none"].read_bytes()), read_fcc((tmp_path / "b.fcc").read_bytes())
+    assert (ours.z_stream, ours.y_stream) == (base.z_stream, base.y_stream)
+    assert cli_combinations["none+none"].read_bytes() == (tmp_path / "b.png").read_bytes()
+
+
+def test_cli_every_combination_decodes_with_the_right_weights(cli_combinations):
+    expected = {
+        "none+none": "tic-tiny-q1",
+        "none+forensic": "tic-tiny-q1 + sfma-tiny-q1-decoder",
+        "forensic+forensic": "tic-tiny-q1 + sfma-tiny-q1-paper",
+        "forensic+none": "tic-tiny-q1",
+    }
+    images = {name: cli_combinations[name].read_bytes() for name in expected}
+    assert len(set(images.values())) == 4  # four different reconstructions
+    for name, weights in expected.items():
+        report = cli_combinations[f"{name} report"]
+        assert report["weights"] == weights and report["encoder_adapters"] == name.startswith("forensic")
+        assert png_ihdr(cli_combinations[name])[:2] == (60, 50)
+    assert any("neither fidelity" in note for note in cli_combinations["forensic+none report"]["notes"])
+    assert "--adapters forensic" in cli_combinations["forensic notes"]
+    assert cli_combinations["none notes"] == ""
+
+
+def test_cli_info_shows_the_encoder_adapters(cli_combinations, fcc):
+    for name, flag in (("none", "no (the base"), ("forensic", "yes (forensic encoder adapters")):
+        result = fcc("info", cli_combinations[name])
+        assert result.exit_code == 0 and "encoder_adapters" in result.stdout and flag in result.stdout, result.output
+
+
+def test_cli_finetuned_codec_round_trip(tmp_path, cli_combinations, adapted_weights_dir, fcc):
+    env = {"FCC_WEIGHTS_DIR": str(adapted_weights_dir)}
+    result = fcc("encode", cli_combinations["original"], "--config", "tiny", "-q", "1", "--codec", "finetuned",
+                 "-o", tmp_path / "ft.fcc", env=env)
+    assert result.exit_code == 0, result.output
+    assert read_fcc((tmp_path / "ft.fcc").read_bytes()).header.model_name == "tic-tiny-ft"
+    result = fcc("decode", tmp_path / "ft.fcc", "-o", tmp_path / "ft.png", "--json", env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[0]["weights"] == "tic-tiny-ft-q1"
+    result = fcc("encode", cli_combinations["original"], "--config", "tiny", "-q", "1", "--codec", "finetuned",
+                 "--adapters", "forensic", "-o", tmp_path / "x.fcc", env=env)
+    assert_clean_failure(result, expect_in="fine-tuned codec has no adapters", exit_code=2)
+    result = fcc("encode", cli_combinations["original"], "--config", "tiny", "-q", "1", "--codec", "finetuned",
+                 "-o", tmp_path / "y.fcc")  # the tiny registry has no fine-tuned codec
+    assert_clean_failure(result, expect_in="fcc train-codec --objective forensic", exit_code=4)
+
+
+def test_decode_help_explains_the_four_combinations(fcc):
+    result = fcc("decode", "--help")
+    assert result.exit_code == 0
+    for text in ("none     + none", "forensic + none      the base decoder", "viewable", "fcc train-adapter"):
+        assert text in result.stdout, text
+    assert "--codec" in fcc("encode", "--help").stdout
 
 
 # ------------------------------------------------------------------------------- roundtrip command

@@ -112,6 +112,20 @@ def test_reexport_keeps_recorded_extras(tmp_path):
     assert zoo.Manifest.load(tmp_path).entries["tic-tiny-q1"].extra["metrics"] == {"psnr": 30.0}
 
 
+def test_a_variant_registers_beside_the_base_codec_without_replacing_it(tmp_path):
+    torch.manual_seed(0)
+    base = zoo.export_codec(TIC(get_config("tiny")), config_name="tiny", quality=1, weights_dir=tmp_path)
+    torch.manual_seed(1)
+    variant = zoo.export_codec(TIC(get_config("tiny")), config_name="tiny", quality=1, weights_dir=tmp_path,
+                               name="tic-tiny-ft-q1", kind="finetuned-codec")
+    manifest = zoo.Manifest.load(tmp_path)
+    assert (variant.name, variant.file, variant.kind) == ("tic-tiny-ft-q1", "tic-tiny-ft-q1.safetensors", "finetuned-codec")
+    assert manifest.codec_entry("tiny", 1).sha256 == base.sha256 != variant.sha256
+    loaded = zoo.load_codec_entry(manifest, manifest.entries["tic-tiny-ft-q1"], variant="ft")
+    assert loaded.sha256 == variant.sha256 and loaded.model_name == "tic-tiny-ft"
+    assert zoo.load_codec("tiny", 1, tmp_path).model_name == "tic-tiny"
+
+
 # ------------------------------------------------------------------------------- import-weights
 
 

@@ -1,0 +1,313 @@
+"""Forensic adapter weights in the registry, and the fully fine-tuned baseline codec.
+
+Adapters (SFMA, `codec/sfma.py`) are small files beside the frozen base codec they were trained
+on: a safetensors file with only the adapter tensors, its metadata naming the base codec's
+sha256. Two placements per rate point:
+
+* ``paper``: encoder and decoder adapters (the paper's); the encoder adapters change the latent,
+  so an .fcc file written with them sets the header flag ``encoder_adapters``.
+* ``decoder``: decoder adapters only, trained on the base codec's own latents; the bitstream is
+  the base codec's, so one file decodes either way.
+
+Both keep the base codec's entropy tables, sha256 and fingerprint: the hyperprior path never
+changes, so every stream stays decodable by the base codec.
+
+The fully fine-tuned baseline is a complete codec of its own (its own tables, sha256 and
+fingerprint), registered as ``tic-<config>-ft-q<Q>`` and named ``tic-<config>-ft`` in .fcc headers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save
+
+from .codec.config import TICConfig
+from .codec.sfma import SFMA
+from .codec.tic import TIC
+from .errors import UsageError, WeightsError
+from .files import atomic_write_bytes
+from .rate_points import rate_point_for_quality
+from .zoo import (
+    TABLES_PREFIX,
+    LoadedCodec,
+    Manifest,
+    WeightsEntry,
+    build_codec,
+    export_codec,
+    load_codec_entry,
+    read_codec_file,
+    verified_weights_file,
+)
+
+PLACEMENTS = ("paper", "decoder")  # paper: encoder+decoder adapters; decoder: decoder adapters only
+ADAPTERS_KIND = "adapters"
+FINETUNED_KIND = "finetuned-codec"
+FINETUNED_VARIANT = "ft"  # model name suffix in .fcc headers: tic-small-ft
+ENCODER_PREFIX, DECODER_PREFIX = "encoder_sfmas.", "decoder_sfmas."
+ADAPTER_COUNT = 3  # per side (tic.ENCODER_ADAPTER_AFTER / DECODER_ADAPTER_AFTER)
+
+
+def adapter_entry_name(config_name: str, quality: int, placement: str) -> str:
+    """The manifest name of an adapter set, e.g. ``sfma-small-q1-paper``."""
+    check_placement(placement)
+    return f"sfma-{config_name}-q{quality}-{placement}"
+
+
+def finetuned_entry_name(config_name: str, quality: int) -> str:
+    """The manifest name of the fully fine-tuned codec, e.g. ``tic-small-ft-q1``."""
+    return f"tic-{config_name}-{FINETUNED_VARIANT}-q{quality}"
+
+
+def check_placement(placement: str) -> None:
+    if placement not in PLACEMENTS:
+        raise UsageError(f"unknown adapter placement {placement!r}; valid: {', '.join(PLACEMENTS)}")
+
+
+def placement_prefixes(placement: str) -> tuple[str, ...]:
+    """The state-dict prefixes an adapter file of this placement holds."""
+    check_placement(placement)
+    return (ENCODER_PREFIX, DECODER_PREFIX) if placement == "paper" else (DECODER_PREFIX,)
+
+
+def train_adapter_command(config_name: str, quality: int, placement: str) -> str:
+    """The command that trains a missing adapter set (named in refusals)."""
+    return f"fcc train-adapter --data <folder> --config {config_name} -q {quality} --placement {placement}"
+
+
+@dataclass
+class AdaptedCodec(LoadedCodec):
+    """The base codec with forensic adapters loaded; codes with the base tables and fingerprint."""
+
+    placement: str = "decoder"
+    adapters_entry: str = ""
+    adapters_sha256: str = ""
+
+    @property
+    def encoder_adapters(self) -> bool:
+        """Whether encoding with this codec changes the latent (the header flag)."""
+        return self.model.encoder_adapters_enabled
+
+
+# ------------------------------------------------------------------------------------ adapters
+
+
+def _base_entry(manifest: Manifest, config_name: str, quality: int) -> WeightsEntry:
+    return manifest.codec_entry(config_name, quality)
+
+
+def _check_trained_on(model: TIC, manifest: Manifest, base: WeightsEntry) -> None:
+    """Refuse a model whose non-adapter weights are not the registered base codec's (bit for bit)."""
+    path, _ = verified_weights_file(manifest, base)
+    registered, _ = read_codec_file(path)
+    state = model.state_dict()
+    for key, value in registered.items():
+        if key.startswith(TABLES_PREFIX):
+            continue
+        own = state.get(key)
+        if own is None or own.shape != value.shape or not torch.equal(own.detach().cpu(), value):
+            raise WeightsError(
+                f"the model's base weights differ from the registered {base.name} (first: {key});"
+                " adapters must be trained on the frozen registered base codec"
+            )
+
+
+def export_adapters(
+    model: TIC,
+    *,
+    config_name: str,
+    quality: int,
+    placement: str,
+    weights_dir: Path | None = None,
+    extra: dict[str, Any] | None = None,
+    overwrite: bool = False,
+) -> WeightsEntry:
+    """Write the model's adapter tensors (as the placement says) and register them beside their base codec."""
+    check_placement(placement)
+    rate_point = rate_point_for_quality(quality)
+    if not model.has_adapters:
+        raise UsageError("this model has no adapters to export (build it with TIC(config, adapters=True))")
+    name = adapter_entry_name(config_name, quality, placement)
+    manifest = Manifest.load(weights_dir)
+    if name in manifest.entries and not overwrite:
+        raise WeightsError(f"{name} is already registered in {manifest.directory}; use --force to replace it")
+    base = _base_entry(manifest, config_name, quality)
+    _check_trained_on(model, manifest, base)
+    prefixes = placement_prefixes(placement)
+    tensors = {
+        key: value.detach().cpu().contiguous()
+        for key, value in model.state_dict().items()
+        if key.startswith(prefixes)
+    }
+    metadata = {
+        "kind": ADAPTERS_KIND,
+        "name": name,
+        "config": json.dumps(model.config.to_dict()),
+        "config_name": config_name,
+        "quality": str(quality),
+        "placement": placement,
+        "base": base.name,
+        "base_sha256": base.sha256,
+        "shifted_window_mask": "true" if model.shifted_window_mask else "false",
+    }
+    data = save(tensors, metadata=metadata)
+    file_name = f"{name}.safetensors"
+    atomic_write_bytes(manifest.directory / file_name, data, overwrite=True)
+    entry = WeightsEntry(
+        name=name,
+        file=file_name,
+        sha256=hashlib.sha256(data).hexdigest(),
+        kind=ADAPTERS_KIND,
+        config_name=config_name,
+        quality=quality,
+        extra={
+            "placement": placement,
+            "base": base.name,
+            "base_sha256": base.sha256,
+            "lambda": rate_point.lmbda,
+            "parameters": sum(t.numel() for t in tensors.values()),
+            "shifted_window_mask": model.shifted_window_mask,
+            **(extra or {}),
+        },
+    )
+    if name in manifest.entries:  # keep what earlier steps recorded (training, metrics) unless replaced
+        entry.extra = {**manifest.entries[name].extra, **entry.extra}
+    manifest.entries[name] = entry
+    manifest.save()
+    return entry
+
+
+def read_adapter_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """An adapter file's tensors and metadata, or a one-line WeightsError."""
+    try:
+        tensors = load_file(str(path))
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise WeightsError(f"{path}: not a readable safetensors weights file ({error})") from None
+    if metadata.get("kind") != ADAPTERS_KIND or "base_sha256" not in metadata or "placement" not in metadata:
+        raise WeightsError(f"{path}: not a forensiccodec adapter weights file")
+    return tensors, metadata
+
+
+def identity_encoder_adapters(config: TICConfig) -> dict[str, torch.Tensor]:
+    """Encoder adapter tensors that change nothing (the decoder placement never switches them on)."""
+    tensors = {}
+    for index in range(ADAPTER_COUNT):
+        for key, value in SFMA(config.N).state_dict().items():
+            tensors[f"{ENCODER_PREFIX}{index}.{key}"] = value
+    return tensors
+
+
+def load_adapted_codec(
+    config_name: str = "small", quality: int = 1, placement: str = "decoder", weights_dir: Path | None = None
+) -> AdaptedCodec:
+    """The verified base codec with the placement's adapters loaded and switched on, in eval mode.
+
+    The encoder adapters are switched on for ``paper`` only. Refuses adapters that are missing
+    (naming the command that trains them) or that were trained on another base codec.
+    """
+    check_placement(placement)
+    manifest = Manifest.load(weights_dir)
+    name = adapter_entry_name(config_name, quality, placement)
+    entry = manifest.entries.get(name)
+    if entry is None or entry.kind != ADAPTERS_KIND:
+        raise WeightsError(
+            f"no {placement} forensic adapters for {config_name} q{quality} in {manifest.directory};"
+            f" train them with `{train_adapter_command(config_name, quality, placement)}`"
+        )
+    base = _base_entry(manifest, config_name, quality)
+    base_path, base_sha256 = verified_weights_file(manifest, base)
+    adapter_path, adapters_sha256 = verified_weights_file(manifest, entry)
+    adapter_tensors, metadata = read_adapter_file(adapter_path)
+    if metadata["base_sha256"] != base_sha256:
+        raise WeightsError(
+            f"{name} was trained on base codec {metadata['base_sha256'][:16]}…, but the installed {base.name} is"
+            f" {base_sha256[:16]}…; retrain them with `{train_adapter_command(config_name, quality, placement)}`"
+        )
+    if metadata["placement"] != placement:
+        raise WeightsError(f"{adapter_path}: holds {metadata['placement']} adapters, registered as {placement}")
+    tensors, codec_metadata = read_codec_file(base_path)
+    config = TICConfig.from_dict(json.loads(codec_metadata["config"]))
+    if not all(key.startswith(placement_prefixes(placement)) for key in adapter_tensors):
+        raise WeightsError(f"{adapter_path}: holds tensors outside the {placement} placement's adapters")
+    if placement == "decoder":
+        tensors = {**tensors, **identity_encoder_adapters(config)}
+    model, tables = build_codec({**tensors, **adapter_tensors}, config, adapters=True)
+    if metadata.get("shifted_window_mask") == "false":
+        model.set_shifted_window_mask(False)
+    model.set_adapters(encoder=placement == "paper", decoder=True)
+    return AdaptedCodec(
+        model,
+        tables,
+        config_name,
+        rate_point_for_quality(quality),
+        base_sha256,
+        placement=placement,
+        adapters_entry=name,
+        adapters_sha256=adapters_sha256,
+    )
+
+
+# ------------------------------------------------------------------------------------ fine-tuned codec
+
+
+def export_finetuned_codec(
+    model: TIC,
+    *,
+    config_name: str,
+    quality: int,
+    weights_dir: Path | None = None,
+    extra: dict[str, Any] | None = None,
+    overwrite: bool = False,
+) -> WeightsEntry:
+    """Register a fully fine-tuned codec (a complete codec, own tables) as ``tic-<config>-ft-q<Q>``."""
+    if model.has_adapters:
+        raise UsageError("a fully fine-tuned codec has no adapters; build it with TIC(config) (adapters: export_adapters)")
+    name = finetuned_entry_name(config_name, quality)
+    manifest = Manifest.load(weights_dir)
+    if name in manifest.entries and not overwrite:
+        raise WeightsError(f"{name} is already registered in {manifest.directory}; use --force to replace it")
+    base = manifest.entries.get(f"tic-{config_name}-q{quality}")
+    recorded = {"base": base.name, "base_sha256": base.sha256} if base is not None else {}
+    return export_codec(
+        model,
+        config_name=config_name,
+        quality=quality,
+        weights_dir=weights_dir,
+        extra={**recorded, **(extra or {})},
+        overwrite=True,
+        name=name,
+        kind=FINETUNED_KIND,
+    )
+
+
+def load_finetuned_codec(config_name: str = "small", quality: int = 1, weights_dir: Path | None = None) -> LoadedCodec:
+    """The fully fine-tuned codec, sha256-verified; it writes ``tic-<config>-ft`` into .fcc headers."""
+    manifest = Manifest.load(weights_dir)
+    name = finetuned_entry_name(config_name, quality)
+    entry = manifest.entries.get(name)
+    if entry is None or entry.kind != FINETUNED_KIND:
+        raise WeightsError(
+            f"no fully fine-tuned {config_name} codec for quality {quality} in {manifest.directory}; train it with"
+            f" `fcc train-codec --objective forensic --config {config_name} -q {quality} --data <folder>`"
+        )
+    return load_codec_entry(manifest, entry, variant=FINETUNED_VARIANT)
+
+
+__all__ = [
+    "PLACEMENTS",
+    "AdaptedCodec",
+    "adapter_entry_name",
+    "export_adapters",
+    "export_finetuned_codec",
+    "finetuned_entry_name",
+    "load_adapted_codec",
+    "load_finetuned_codec",
+]
