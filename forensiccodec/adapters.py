@@ -12,6 +12,11 @@ sha256. Two placements per rate point:
 Both keep the base codec's entropy tables, sha256 and fingerprint: the hyperprior path never
 changes, so every stream stays decodable by the base codec.
 
+Adapt-ICMH's public `TIC_SFMA` checkpoints (`import_adapt_icmh`) were trained without Swin's
+shifted-window mask; their adapters run with the mask dropped in g_a and g_s, where they act,
+while h_a and h_s keep it, so that the entropy model, and with it the bitstream, stays the
+base codec's.
+
 The fully fine-tuned baseline is a complete codec of its own (its own tables, sha256 and
 fingerprint), registered as ``tic-<config>-ft-q<Q>`` and named ``tic-<config>-ft`` in .fcc headers.
 """
@@ -28,13 +33,15 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
-from .codec.config import TICConfig
+from .codec.config import TICConfig, get_config
 from .codec.sfma import SFMA
-from .codec.tic import TIC
+from .codec.swin import set_shifted_window_mask
+from .codec.tic import TIC, from_transtic_state_dict
 from .errors import UsageError, WeightsError
 from .files import atomic_write_bytes
 from .rate_points import rate_point_for_quality
 from .zoo import (
+    LEGACY_CODING_BUFFERS,
     TABLES_PREFIX,
     LoadedCodec,
     Manifest,
@@ -42,6 +49,7 @@ from .zoo import (
     build_codec,
     export_codec,
     load_codec_entry,
+    load_transtic_checkpoint,
     read_codec_file,
     verified_weights_file,
 )
@@ -52,6 +60,7 @@ FINETUNED_KIND = "finetuned-codec"
 FINETUNED_VARIANT = "ft"  # model name suffix in .fcc headers: tic-small-ft
 ENCODER_PREFIX, DECODER_PREFIX = "encoder_sfmas.", "decoder_sfmas."
 ADAPTER_COUNT = 3  # per side (tic.ENCODER_ADAPTER_AFTER / DECODER_ADAPTER_AFTER)
+TRANSFORM_PREFIXES = ("g_a", "g_s")  # where the adapters act; h_a/h_s make the entropy model
 
 
 def adapter_entry_name(config_name: str, quality: int, placement: str) -> str:
@@ -241,7 +250,7 @@ def load_adapted_codec(
         tensors = {**tensors, **identity_encoder_adapters(config)}
     model, tables = build_codec({**tensors, **adapter_tensors}, config, adapters=True)
     if metadata.get("shifted_window_mask") == "false":
-        model.set_shifted_window_mask(False)
+        drop_transform_shift_masks(model)
     model.set_adapters(encoder=placement == "paper", decoder=True)
     return AdaptedCodec(
         model,
@@ -252,6 +261,52 @@ def load_adapted_codec(
         placement=placement,
         adapters_entry=name,
         adapters_sha256=adapters_sha256,
+    )
+
+
+def drop_transform_shift_masks(model: TIC) -> None:
+    """Drop Swin's shifted-window mask in g_a and g_s only (Adapt-ICMH adapters; see the module docstring)."""
+    for name, module in model.named_children():
+        if name.startswith(TRANSFORM_PREFIXES):
+            set_shifted_window_mask(module, False)
+
+
+def import_adapt_icmh(
+    path: Path, quality: int, weights_dir: Path | None = None, overwrite: bool = False, config_name: str = "paper"
+) -> WeightsEntry:
+    """Register a public Adapt-ICMH `TIC_SFMA` checkpoint's adapters as ``sfma-paper-qQ-paper``.
+
+    Its base weights must be the registered ``tic-paper-qQ`` (TransTIC's ``base_codec_Q``), bit
+    for bit (legacy compressai coding buffers aside); only the adapter tensors are kept, recorded
+    with ``shifted_window_mask=False``. (`config_name` other than "paper" is for tests.)
+    """
+    rate_point_for_quality(quality)
+    state = from_transtic_state_dict(load_transtic_checkpoint(path))
+    adapter_state = {k: v for k, v in state.items() if k.startswith((ENCODER_PREFIX, DECODER_PREFIX))}
+    if not adapter_state:
+        raise WeightsError(f"{path}: not an Adapt-ICMH TIC_SFMA checkpoint (no encoder_sfmas/decoder_sfmas tensors)")
+    manifest = Manifest.load(weights_dir)
+    base = _base_entry(manifest, config_name, quality)
+    base_path, _ = verified_weights_file(manifest, base)
+    registered, _ = read_codec_file(base_path)
+    for key, value in state.items():
+        if key in registered and not key.endswith(LEGACY_CODING_BUFFERS) and not torch.equal(value.to(registered[key].dtype), registered[key]):
+            raise WeightsError(
+                f"{path}: its base weights differ from the registered {base.name} (first: {key}); import the"
+                f" TransTIC base codec it was trained on with `fcc import-weights base_codec_{quality}.pth.tar -q {quality}`"
+            )
+    model = TIC(get_config(config_name), adapters=True)
+    expected = model.state_dict()
+    wrong = [k for k in expected if k.startswith((ENCODER_PREFIX, DECODER_PREFIX)) and k not in adapter_state]
+    wrong += [k for k in adapter_state if k not in expected or adapter_state[k].shape != expected[k].shape]
+    if wrong:
+        raise WeightsError(f"{path}: its adapters do not fit the {config_name} TIC_SFMA: {len(wrong)} missing or misshapen (first: {wrong[0]})")
+    base_state = {k: v for k, v in registered.items() if not k.startswith(TABLES_PREFIX)}
+    model.load_state_dict({**expected, **base_state, **adapter_state})
+    model.set_shifted_window_mask(False)
+    return export_adapters(
+        model, config_name=config_name, quality=quality, placement="paper", weights_dir=weights_dir,
+        extra={"source": f"imported from {Path(path).name} (Adapt-ICMH TIC_SFMA)"}, overwrite=overwrite,
     )
 
 
@@ -308,6 +363,7 @@ __all__ = [
     "export_adapters",
     "export_finetuned_codec",
     "finetuned_entry_name",
+    "import_adapt_icmh",
     "load_adapted_codec",
     "load_finetuned_codec",
 ]

@@ -13,6 +13,7 @@ from safetensors import safe_open
 from forensiccodec import adapters, zoo
 from forensiccodec.codec import pipeline
 from forensiccodec.codec.config import get_config
+from forensiccodec.codec.swin import SwinBlock
 from forensiccodec.codec.tic import TIC
 from forensiccodec.errors import UsageError, WeightsError
 
@@ -169,13 +170,69 @@ def test_a_modified_adapter_file_is_refused(registry_copy):
         adapters.load_adapted_codec("tiny", QUALITY, "paper", registry_copy)
 
 
-def test_adapt_icmh_style_adapters_drop_the_shifted_window_mask_only_where_recorded(registry_copy):
+def shift_masks(module: torch.nn.Module) -> set[bool]:
+    return {block.shift_mask for block in module.modules() if isinstance(block, SwinBlock)}
+
+
+def test_adapt_icmh_style_adapters_drop_the_shifted_window_mask_in_the_transforms_only(registry_copy):
     model = adapted_tiny_model()
     model.set_shifted_window_mask(False)
-    adapters.export_adapters(model, config_name="tiny", quality=QUALITY, placement="paper",
-                             weights_dir=registry_copy, overwrite=True)
-    assert not adapters.load_adapted_codec("tiny", QUALITY, "paper", registry_copy).model.shifted_window_mask
-    assert adapters.load_adapted_codec("tiny", QUALITY, "decoder", registry_copy).model.shifted_window_mask
+    entry = adapters.export_adapters(model, config_name="tiny", quality=QUALITY, placement="paper",
+                                     weights_dir=registry_copy, overwrite=True)
+    assert entry.extra["shifted_window_mask"] is False
+    unmasked = adapters.load_adapted_codec("tiny", QUALITY, "paper", registry_copy).model
+    assert shift_masks(unmasked.g_a1) == shift_masks(unmasked.g_s6) == {False}
+    assert shift_masks(unmasked.h_a1) == shift_masks(unmasked.h_s0) == {True}  # the base entropy model
+    assert shift_masks(adapters.load_adapted_codec("tiny", QUALITY, "decoder", registry_copy).model) == {True}
+
+
+@pytest.fixture
+def adapt_icmh_checkpoint(tmp_path) -> Path:
+    """An Adapt-ICMH-style TIC_SFMA checkpoint: DataParallel names, base keys plus adapters, attn_mask buffers."""
+    state = {f"module.{k}": v for k, v in adapted_tiny_model().state_dict().items()}
+    state["module.g_a1.blocks.1.attn_mask"] = torch.zeros(4, 64, 64)
+    path = tmp_path / "TIC_SFMA_q1.pth.tar"
+    torch.save({"state_dict": state}, path)
+    return path
+
+
+def test_import_of_an_adapt_icmh_checkpoint_registers_its_paper_adapters(registry_copy, adapt_icmh_checkpoint, pixels):
+    entry = adapters.import_adapt_icmh(adapt_icmh_checkpoint, QUALITY, registry_copy, overwrite=True, config_name="tiny")
+    assert entry.name == "sfma-tiny-q1-paper" and entry.extra["shifted_window_mask"] is False
+    assert "Adapt-ICMH" in entry.extra["source"]
+    codec = adapters.load_adapted_codec("tiny", QUALITY, "paper", registry_copy)
+    trained = adapted_tiny_model().state_dict()
+    assert all(torch.equal(v, trained[k]) for k, v in codec.model.state_dict().items() if "sfmas." in k)
+    base = zoo.load_codec("tiny", QUALITY, registry_copy)
+    streams = pipeline.compress(codec.model, codec.tables, pixels)
+    args = (streams.z_stream, streams.y_stream, streams.z_shape, streams.y_shape, 40, 70)
+    # the hyperprior kept its mask: the entropy model is the base codec's, so the base decoder reads
+    # these streams (encode forensic + decode none)
+    z_hat = torch.randn(1, *streams.z_shape)
+    for ours, theirs in zip(codec.model.hyper_synthesis(z_hat), base.model.hyper_synthesis(z_hat)):
+        assert torch.equal(ours, theirs)
+    plain = pipeline.decompress(base.model, base.tables, *args).pixels
+    assert plain.shape == (1, 3, 40, 70) and torch.isfinite(plain).all()
+
+
+def test_import_refuses_adapters_trained_on_another_base(registry_copy, tmp_path):
+    state = adapted_tiny_model().state_dict()
+    state["g_s7.bias"] = state["g_s7.bias"] + 1
+    torch.save(state, tmp_path / "other.pth")
+    with pytest.raises(WeightsError, match="base weights differ from the registered tic-tiny-q1") as error:
+        adapters.import_adapt_icmh(tmp_path / "other.pth", QUALITY, registry_copy, overwrite=True, config_name="tiny")
+    assert "fcc import-weights base_codec_1.pth.tar -q 1" in one_line(error)
+
+
+def test_import_refuses_a_checkpoint_without_adapters(registry_copy, tmp_path):
+    torch.save(TIC(get_config("tiny")).state_dict(), tmp_path / "base.pth")
+    with pytest.raises(WeightsError, match="not an Adapt-ICMH TIC_SFMA checkpoint"):
+        adapters.import_adapt_icmh(tmp_path / "base.pth", QUALITY, registry_copy, config_name="tiny")
+
+
+def test_import_refuses_to_replace_registered_adapters_without_force(registry_copy, adapt_icmh_checkpoint):
+    with pytest.raises(WeightsError, match="already registered"):
+        adapters.import_adapt_icmh(adapt_icmh_checkpoint, QUALITY, registry_copy, config_name="tiny")
 
 
 def test_finetuned_codec_is_a_complete_codec_of_its_own(registry, pixels):

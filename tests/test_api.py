@@ -211,6 +211,15 @@ def test_finetuned_files_need_the_finetuned_weights(tmp_path, combinations, adap
         api.decode_file(store, tmp_path / "ft.fcc", tmp_path / "ft.png")
 
 
+def test_a_finetuned_file_claiming_encoder_adapters_is_refused(tmp_path, combinations, adapted_store):
+    api.encode_file(adapted_store.for_encoding("tiny", 1, codec="finetuned"), combinations["original"], tmp_path / "ft.fcc")
+    fcc = read_fcc((tmp_path / "ft.fcc").read_bytes())
+    flagged = type(fcc)(type(fcc.header)(**{**fcc.header.__dict__, "encoder_adapters": True}), fcc.z_stream, fcc.y_stream)
+    (tmp_path / "bad.fcc").write_bytes(write_fcc(flagged))
+    with pytest.raises(BitstreamError, match="tic-tiny-ft has no encoder adapters"):
+        api.decode_file(adapted_store, tmp_path / "bad.fcc", tmp_path / "bad.png")
+
+
 def test_forensic_decoding_is_deterministic(tmp_path, combinations, adapted_store):
     for encode in api.ADAPTER_CHOICES:
         api.decode_file(adapted_store, combinations[encode], tmp_path / "again.png", adapters="forensic", overwrite=True)

@@ -585,3 +585,11 @@ def test_roundtrip_command_reports_psnr(tmp_path, fcc, make_image):
     assert report["encode"]["quality"] == 2 and report["decode"]["width"] == 20
     assert isinstance(report["psnr"], float) and report["psnr"] > 0
     assert sorted(p.name for p in out.iterdir()) == ["photo.q2.decoded.png", "photo.q2.fcc"]
+
+
+def test_import_weights_adapters_needs_a_quality(tmp_path, fcc):
+    (tmp_path / "TIC_SFMA.pth").write_bytes(b"x")
+    result = fcc("import-weights", tmp_path / "TIC_SFMA.pth", "--adapters")
+    assert_clean_failure(result, expect_in="give --quality 1..4", exit_code=2)
+    result = fcc("import-weights", tmp_path / "TIC_SFMA.pth", "--adapters", "-q", "1", "--weights-dir", tmp_path / "w")
+    assert_clean_failure(result, expect_in="not a PyTorch checkpoint", exit_code=4)
