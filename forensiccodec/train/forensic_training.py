@@ -1,0 +1,318 @@
+"""`fcc train-adapter` and `fcc train-codec --objective forensic`: the paper's training.
+
+Both train with ``L = R + λ·(L_C + L_P)`` (`forensic_objective`) on a real/synthetic folder,
+starting from the registered base codec and the registered detector, which stay frozen. They
+differ only in what is trainable:
+
+- ``paper``: the six SFMA adapters (encoder and decoder), as in the paper;
+- ``decoder``: the three decoder adapters, on the base codec's own latents (one bitstream,
+  two reconstructions);
+- ``full``: every codec parameter (the fully fine-tuned baseline; its own entropy tables).
+
+The frozen weights are checked bit for bit against the registered files after training, and
+the trainable set is checked against the placement before it: only adapters move.
+
+Also runnable as ``python -m forensiccodec.train.forensic_training`` (for ``torchrun``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import torch
+from torch import nn
+
+from forensiccodec.codec.config import get_config
+from forensiccodec.codec.tic import TIC
+from forensiccodec.data.labelled_crops import LabelledCropDataset
+from forensiccodec.data.layout import scan_split
+from forensiccodec.detector.evaluation import summarise
+from forensiccodec.detector.model import PatchDetector
+from forensiccodec.errors import UsageError, WeightsError
+from forensiccodec.images import crop, pad_to_multiple, psnr
+from forensiccodec.rate_points import RatePoint
+from forensiccodec.train.distributed import cleanup_distributed, setup_distributed
+from forensiccodec.train.forensic_objective import (
+    TRAINING_PATCHES,
+    ForensicCodecPass,
+    ForensicLoss,
+)
+from forensiccodec.train.loop import TrainConfig, TrainingError, train_codec
+
+OBJECTIVES = ("paper", "decoder", "full")
+TRAINABLE_PREFIXES = {
+    "paper": ("encoder_sfmas.", "decoder_sfmas."),
+    "decoder": ("decoder_sfmas.",),
+    "full": ("",),
+}
+CUDA_CPU_THREADS = 4
+SIZE_MULTIPLE = 64
+
+
+def build_trainable_codec(base: TIC, placement: str) -> tuple[TIC, list[nn.Parameter]]:
+    """A copy of ``base`` ready for ``placement``, and the parameters to train.
+
+    For the adapter placements, the copy gains adapters (their zero-initialised up projections
+    make each one the identity at the start, so training starts from the base codec exactly),
+    and everything but the placement's adapters is frozen.
+    """
+    if placement not in OBJECTIVES:
+        raise UsageError(f"unknown placement {placement!r}; valid: {', '.join(OBJECTIVES)}")
+    adapters = placement != "full"
+    codec = TIC(base.config, adapters=adapters, shifted_window_mask=base.shifted_window_mask)
+    state = dict(codec.state_dict())
+    state.update({k: v.clone() for k, v in base.state_dict().items()})
+    codec.load_state_dict(state, strict=True)
+    codec.eval()  # as at inference: no stochastic depth in the frozen blocks
+    if adapters:
+        codec.set_adapters(encoder=placement == "paper", decoder=True)
+    prefixes = TRAINABLE_PREFIXES[placement]
+    trainable: list[nn.Parameter] = []
+    for name, parameter in codec.named_parameters():
+        parameter.requires_grad_(name.startswith(prefixes))
+        if parameter.requires_grad:
+            trainable.append(parameter)
+    check_trainable(codec, placement)
+    return codec, trainable
+
+
+def check_trainable(codec: TIC, placement: str) -> None:
+    """Refuse to train anything outside the placement (the base codec must stay frozen)."""
+    prefixes = TRAINABLE_PREFIXES[placement]
+    wrong = [name for name, p in codec.named_parameters() if p.requires_grad and not name.startswith(prefixes)]
+    if wrong:
+        raise TrainingError(f"{len(wrong)} parameters outside the {placement} adapters would train (first: {wrong[0]})")
+
+
+def frozen_weights_changed(before: dict[str, torch.Tensor], module: nn.Module, skip_prefixes: tuple[str, ...] = ()) -> list[str]:
+    """Names whose tensors in ``module`` differ (bit for bit) from ``before``."""
+    now = module.state_dict()
+    return [
+        name for name, value in before.items()
+        if not name.startswith(skip_prefixes) and not torch.equal(now[name].detach().cpu(), value)
+    ]
+
+
+@dataclass
+class SplitValidation:
+    """Accuracy, AUC, PSNR and estimated bpp of the reconstructions of a labelled split.
+
+    The codec runs as in training but deterministically (rounded latents; patches drawn by the
+    detector's own seeded generator), so the numbers are comparable from step to step.
+    """
+
+    model: ForensicCodecPass
+    samples: list[tuple[Path, int]]
+    n_patches: int = 100
+    top_m: int = 75
+
+    def __call__(self, step: int) -> dict[str, float]:
+        from forensiccodec.images import load_image
+
+        self.model.eval()
+        device = next(self.model.codec.parameters()).device
+        scores: dict[int, list[float]] = {0: [], 1: []}
+        psnrs, rates = [], []
+        with torch.no_grad():
+            for path, label in self.samples:
+                image = load_image(path).pixels.to(device)
+                height, width = image.shape[-2:]
+                output = self.model.reconstruct(pad_to_multiple(image, SIZE_MULTIPLE))
+                x_hat = crop(output["x_hat"], height, width)
+                bits = sum(-torch.log2(v).sum() for v in output["likelihoods"].values())
+                rates.append(float(bits) / (height * width))
+                psnrs.append(psnr(x_hat[0].cpu(), image[0].cpu()))
+                result = self.model.detector.score_image(x_hat[0], n_patches=self.n_patches, top_m=self.top_m)
+                scores[label].append(result.score)
+        evaluation = summarise(scores[0], scores[1], n_patches=self.n_patches, top_m=self.top_m)
+        return {
+            "accuracy": evaluation.accuracy, "auc": evaluation.auc,
+            "real_accuracy": evaluation.real_accuracy, "synthetic_accuracy": evaluation.synthetic_accuracy,
+            "psnr": sum(psnrs) / len(psnrs), "est_bpp": sum(rates) / len(rates),
+        }
+
+
+def entry_name(config_name: str, quality: int, placement: str) -> str:
+    from forensiccodec.adapters import adapter_entry_name, finetuned_entry_name
+
+    if placement == "full":
+        return finetuned_entry_name(config_name, quality)
+    return adapter_entry_name(config_name, quality, placement)
+
+
+def train_forensic(
+    *,
+    data: Path,
+    rate_point: RatePoint,
+    placement: str = "paper",
+    config_name: str = "small",
+    detector_config: str = "small",
+    epochs: int | None = 50,
+    steps: int | None = None,
+    batch_size: int = 8,
+    crop_size: int = 256,
+    k_patches: int = TRAINING_PATCHES,
+    lr: float = 1e-3,
+    lmbda: float | None = None,
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
+    device: str | None = None,
+    seed: int = 0,
+    validate_every: int | None = None,
+    val_patches: int = 100,
+    val_top: int = 75,
+    max_seconds: float | None = None,
+    export: bool = True,
+    force: bool = False,
+    weights_dir: Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train one placement at one rate point; returns a JSON-able summary (and registers the
+    result when ``export``)."""
+    from forensiccodec.detector.weights import load_detector
+    from forensiccodec.zoo import Manifest, load_codec
+
+    if placement not in OBJECTIVES:
+        raise UsageError(f"unknown placement {placement!r}; valid: {', '.join(OBJECTIVES)}")
+    get_config(config_name)
+    quality = rate_point.quality
+    lmbda = rate_point.lmbda if lmbda is None else lmbda
+    name = entry_name(config_name, quality, placement)
+    if export and not force and name in Manifest.load(weights_dir).entries:
+        raise UsageError(f"{name} is already registered; use --force to replace it, or --no-export")
+    train_samples = scan_split(data, "train")
+    val_samples = scan_split(data, "val") if (Path(data) / "val").is_dir() else []
+    if validate_every is not None and not val_samples:
+        raise UsageError(f"--validate-every needs a val/ split in {data}")
+
+    context = setup_distributed(device or "auto")
+    if context.device.type == "cuda" and "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(CUDA_CPU_THREADS)  # see train/codec_training.py: GPU processes starve otherwise
+    try:
+        base = load_codec(config_name, quality, weights_dir)
+        detector: PatchDetector = load_detector(detector_config, weights_dir)
+        codec, trainable = build_trainable_codec(base.model, placement)
+        base_state = {k: v.clone() for k, v in base.model.state_dict().items()}
+        detector_state = {k: v.clone() for k, v in detector.state_dict().items()}
+        model = ForensicCodecPass(codec, detector, k_patches)
+        dataset = LabelledCropDataset(train_samples, crop_size, seed=seed)
+        validation = SplitValidation(model, val_samples, val_patches, val_top) if val_samples else None
+        checkpoint_dir = Path(checkpoint_dir or f"runs/{name}")
+        config = TrainConfig(
+            steps=steps, epochs=None if steps is not None else epochs, batch_size=batch_size, lr=lr,
+            lr_milestones=(0.6,), lr_gamma=0.5, crop_size=crop_size, checkpoint_dir=str(checkpoint_dir),
+            resume=resume, seed=seed, device=device or "auto", max_seconds=max_seconds, progress=progress,
+            validate_every=validate_every, validation_metric="accuracy", validation_higher_is_better=True,
+            extra={"objective": "forensic", "placement": placement, "quality": quality, "lambda": lmbda,
+                   "config_name": config_name, "detector": detector_config, "k_patches": k_patches, "data": str(data)},
+        )
+        started = time.monotonic()
+        result = train_codec(model, dataset, ForensicLoss(lmbda), config, trainable_parameters=trainable,
+                             context=context, validate=validation)
+        model = model.cpu()
+        changed = frozen_weights_changed(detector_state, detector)
+        if placement != "full":
+            changed += frozen_weights_changed(base_state, codec)
+        if changed:
+            raise TrainingError(f"frozen weights changed in training (first: {changed[0]}); refusing to export")
+        summary: dict[str, Any] = {
+            "placement": placement, "quality": quality, "lambda": lmbda, "steps": result.steps,
+            "epochs": round(result.steps * batch_size * context.world_size / len(dataset), 2),
+            "batch_size": batch_size, "world_size": context.world_size, "crop_size": crop_size,
+            "k_patches": k_patches, "lr": lr, "device": str(context.device),
+            "seconds": round(result.seconds, 1),
+            "seconds_per_step": None if resume else round(result.seconds / max(result.steps, 1), 3),
+            "trainable_parameters": sum(p.numel() for p in trainable),
+            "final_metrics": {k: round(float(v), 5) for k, v in result.metrics.items()},
+            "validation": result.validations[-1] if result.validations else None,
+            "stopped_early": result.stopped_early, "base_sha256": base.sha256,
+            "detector_sha256": _registered_sha(f"detector-{detector_config}", weights_dir),
+            "wall_seconds": round(time.monotonic() - started, 1), "data": str(data),
+        }
+        if context.is_main and export:
+            summary["exported"] = _export(codec.eval(), placement, config_name, quality, weights_dir, summary, force)
+        return summary
+    finally:
+        cleanup_distributed()
+
+
+def _registered_sha(name: str, weights_dir: Path | None) -> str:
+    from forensiccodec.zoo import Manifest
+
+    entry = Manifest.load(weights_dir).entries.get(name)
+    if entry is None:
+        raise WeightsError(f"{name} is not registered")
+    return entry.sha256
+
+
+def _export(codec: TIC, placement: str, config_name: str, quality: int, weights_dir: Path | None,
+            summary: dict[str, Any], force: bool) -> str:
+    from forensiccodec.adapters import export_adapters, export_finetuned_codec
+
+    record = {"training": summary}
+    if placement == "full":
+        entry = export_finetuned_codec(codec, config_name=config_name, quality=quality, weights_dir=weights_dir,
+                                       extra=record, overwrite=force)
+    else:
+        entry = export_adapters(codec, config_name=config_name, quality=quality, placement=placement,
+                                weights_dir=weights_dir, extra=record, overwrite=force)
+    return entry.file
+
+
+@click.command("train-adapter")
+@click.option("--data", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
+              help="a DIR/{train,val}/{real,synthetic} folder (fcc demo-data writes one)")
+@click.option("--lambda", "lmbda", type=float, default=None, help="rate point: 0.02, 0.03, 0.045 or 0.07 (or -q)")
+@click.option("--quality", "-q", type=int, default=None, help="rate point by base quality 1..4")
+@click.option("--placement", type=click.Choice(["paper", "decoder"]), default="paper", show_default=True,
+              help="paper: encoder+decoder adapters; decoder: decoder adapters only (base bitstream)")
+@click.option("--config", "config_name", default="small", show_default=True, help="base codec configuration")
+@click.option("--detector", "detector_config", default="small", show_default=True, help="registered detector to keep working")
+@click.option("--epochs", type=int, default=50, show_default=True, help="lr halves after 60% of them")
+@click.option("--steps", type=int, default=None, help="train this many steps instead of --epochs")
+@click.option("--batch-size", type=int, default=8, show_default=True, help="per process")
+@click.option("--crop-size", type=int, default=256, show_default=True)
+@click.option("--patches", "k_patches", type=int, default=TRAINING_PATCHES, show_default=True, help="detector patches per image")
+@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--checkpoint-dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="default: runs/<entry name>")
+@click.option("--resume", is_flag=True, help="continue from the last checkpoint in --checkpoint-dir")
+@click.option("--device", default=None, help="cpu, cuda (default: cuda if available)")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--validate-every", type=int, default=None, help="score the val split every N steps (and at the end)")
+@click.option("--val-patches", type=int, default=100, show_default=True)
+@click.option("--val-top", type=int, default=75, show_default=True)
+@click.option("--max-seconds", type=float, default=None, help="stop cleanly (with a checkpoint) after this long")
+@click.option("--export/--no-export", default=True, show_default=True, help="register the result under the weights folder")
+@click.option("--force", is_flag=True, help="replace weights already registered")
+@click.option("--weights-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
+@click.option("--progress/--no-progress", default=True)
+def main(lmbda: float | None, quality: int | None, **options: Any) -> None:
+    """Train forensic adapters in the frozen base codec: L = R + λ·(L_C + L_P).
+
+    Runs under torchrun too: torchrun --nproc-per-node 4 -m forensiccodec.train.forensic_training ...
+    """
+    run_command(lmbda, quality, **options)
+
+
+def run_command(lmbda: float | None, quality: int | None, **options: Any) -> None:
+    """Resolve the rate point, train, print the summary as JSON (shared with train-codec --objective forensic)."""
+    from forensiccodec.errors import FccError
+    from forensiccodec.rate_points import resolve_rate_point
+
+    try:
+        if lmbda is None and quality is None:
+            raise UsageError("give the rate point: --lambda 0.02|0.03|0.045|0.07 or -q 1..4")
+        summary = train_forensic(rate_point=resolve_rate_point(lmbda, quality), **options)
+    except FccError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""Forensic training: the trainable sets, the loss, and end-to-end runs that leave the base frozen."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from forensiccodec.codec.config import get_config
+from forensiccodec.codec.tic import TIC
+from forensiccodec.detector import PatchDetector, build_backbone
+from forensiccodec.detector.weights import export_detector
+from forensiccodec.errors import FccError
+from forensiccodec.rate_points import rate_point_for_quality
+from forensiccodec.train.forensic_objective import (
+    ForensicCodecPass,
+    ForensicLoss,
+    round_straight_through,
+)
+from forensiccodec.train.forensic_training import (
+    build_trainable_codec,
+    frozen_weights_changed,
+    train_forensic,
+)
+from forensiccodec.zoo import Manifest, export_codec, load_codec, sha256_of_file
+
+torch.set_num_threads(1)
+
+
+def _base() -> TIC:
+    torch.manual_seed(1)
+    return TIC(get_config("tiny")).eval()
+
+
+def _detector() -> PatchDetector:
+    torch.manual_seed(2)
+    return PatchDetector(build_backbone("tiny").eval(), n_patches=8, top_m=6).eval()
+
+
+@pytest.mark.parametrize(
+    ("placement", "prefixes"),
+    [("paper", ("encoder_sfmas.", "decoder_sfmas.")), ("decoder", ("decoder_sfmas.",)), ("full", ("",))],
+)
+def test_only_the_placement_trains(placement: str, prefixes: tuple[str, ...]) -> None:
+    codec, trainable = build_trainable_codec(_base(), placement)
+    names = {id(p): n for n, p in codec.named_parameters()}
+    assert trainable and all(names[id(p)].startswith(prefixes) for p in trainable)
+    frozen = [n for n, p in codec.named_parameters() if not p.requires_grad]
+    if placement == "full":
+        assert not frozen
+    else:
+        assert all(not n.startswith(prefixes) for n in frozen) and any(n.startswith("g_s") for n in frozen)
+        assert codec.encoder_adapters_enabled == (placement == "paper") and codec.decoder_adapters_enabled
+
+
+def test_fresh_adapters_start_from_the_base_codec() -> None:
+    base = _base()
+    codec, _ = build_trainable_codec(base, "paper")
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(codec.synthesis(codec.analysis(x)), base.synthesis(base.analysis(x)))
+
+
+def test_straight_through_rounding_rounds_forward_and_passes_gradients() -> None:
+    x = torch.tensor([0.2, 1.7, -0.6], requires_grad=True)
+    y = round_straight_through(x, torch.tensor(0.5))
+    assert torch.equal(y.detach(), torch.tensor([0.5, 1.5, -0.5]))
+    y.sum().backward()
+    assert torch.equal(x.grad, torch.ones(3))
+
+
+@pytest.mark.parametrize("placement", ["decoder", "paper"])
+def test_loss_parts_and_gradients_reach_only_the_adapters(placement: str) -> None:
+    codec, trainable = build_trainable_codec(_base(), placement)
+    with torch.no_grad():  # let the adapters do something, so gradients are not trivially zero
+        for sfma in [*codec.encoder_sfmas, *codec.decoder_sfmas]:
+            for projection in (sfma.s_up, sfma.f_up):
+                projection.weight.normal_(0, 0.05)
+    model = ForensicCodecPass(codec, _detector(), k_patches=4)
+    model.train()
+    assert not model.codec.training and not model.detector.training
+    images, labels = torch.rand(2, 3, 64, 64), torch.tensor([0, 1])
+    output = model(images)
+    assert output["logits"].shape == (2, 2) and output["x_hat"].shape == images.shape
+    assert len(output["features"]) == len(output["features_hat"])
+    losses = ForensicLoss(0.045)(output, (images, labels))
+    expected = losses["bpp"] + 0.045 * (losses["ce"] + losses["perceptual"])
+    assert losses["loss"].item() == pytest.approx(expected.item(), rel=1e-6)
+    losses["loss"].backward()
+    trainable_ids = {id(p) for p in trainable}
+    for name, parameter in [*model.codec.named_parameters(), *model.detector.named_parameters()]:
+        if id(parameter) in trainable_ids:
+            continue
+        assert parameter.grad is None, name
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in trainable)
+    encoder_grads = [p.grad for n, p in model.codec.named_parameters() if n.startswith("encoder_sfmas")]
+    assert any(g is not None for g in encoder_grads) == (placement == "paper")
+
+
+def _data(root: Path) -> Path:
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for label in ("real", "synthetic"):
+            folder = root / split / label
+            folder.mkdir(parents=True)
+            for index in range(2):
+                Image.fromarray(rng.integers(0, 256, size=(80, 96, 3), dtype=np.uint8)).save(folder / f"{index}.png")
+    return root
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Path:
+    weights = tmp_path / "weights"
+    export_codec(_base(), config_name="tiny", quality=1, weights_dir=weights)
+    export_detector(_detector().backbone, config_name="tiny", weights_dir=weights, n_patches=8, top_m=6)
+    return weights
+
+
+def _train(tmp_path: Path, weights: Path, placement: str, **options) -> dict:
+    return train_forensic(
+        data=_data(tmp_path / f"data-{placement}") if "data" not in options else options.pop("data"),
+        rate_point=rate_point_for_quality(1), placement=placement, config_name="tiny", detector_config="tiny",
+        steps=2, batch_size=2, crop_size=64, k_patches=3, checkpoint_dir=tmp_path / f"run-{placement}",
+        device="cpu", weights_dir=weights, progress=False, val_patches=4, val_top=3, **options,
+    )
+
+
+@pytest.mark.parametrize("placement", ["decoder", "paper"])
+def test_adapter_training_registers_adapters_and_leaves_the_base_and_detector_untouched(
+    tmp_path: Path, registry: Path, placement: str,
+) -> None:
+    from forensiccodec.adapters import adapter_entry_name, load_adapted_codec
+
+    manifest = Manifest.load(registry)
+    files_before = {name: sha256_of_file(registry / e.file) for name, e in manifest.entries.items()}
+    summary = _train(tmp_path, registry, placement, validate_every=1)
+    assert summary["steps"] == 2 and summary["placement"] == placement
+    assert summary["trainable_parameters"] > 0 and set(summary["validation"]) >= {"accuracy", "auc", "psnr", "step"}
+    entries = Manifest.load(registry).entries
+    assert {name: sha256_of_file(registry / entries[name].file) for name in files_before} == files_before
+    assert entries[adapter_entry_name("tiny", 1, placement)].extra["training"]["lambda"] == 0.02
+
+    adapted = load_adapted_codec("tiny", 1, placement, registry).model
+    base = load_codec("tiny", 1, registry).model
+    adapted_state = adapted.state_dict()
+    for key, value in base.state_dict().items():
+        assert torch.equal(adapted_state[key], value), key
+    moved = [p.abs().sum() > 0 for sfma in adapted.decoder_sfmas for p in (sfma.s_up.weight, sfma.f_up.weight)]
+    assert any(moved)  # training moved the zero-initialised up projections
+    log = [json.loads(line) for line in (tmp_path / f"run-{placement}" / "train_log.jsonl").read_text().splitlines()]
+    assert any("validation" in record for record in log)
+
+
+def test_full_fine_tuning_registers_its_own_codec(tmp_path: Path, registry: Path) -> None:
+    from forensiccodec.adapters import load_finetuned_codec
+
+    summary = _train(tmp_path, registry, "full")
+    assert summary["trainable_parameters"] == sum(p.numel() for p in _base().parameters())
+    tuned = load_finetuned_codec("tiny", 1, registry).model.state_dict()
+    base = load_codec("tiny", 1, registry).model.state_dict()
+    assert any(not torch.equal(tuned[k], base[k]) for k in base if k.startswith("g_s"))
+
+
+def test_registered_weights_are_not_replaced_silently(tmp_path: Path, registry: Path) -> None:
+    _train(tmp_path, registry, "decoder")
+    with pytest.raises(FccError, match="already registered"):
+        _train(tmp_path, registry, "decoder", data=tmp_path / "data-decoder")
+
+
+def test_frozen_weight_check_sees_a_changed_tensor() -> None:
+    base = _base()
+    before = {k: v.clone() for k, v in base.state_dict().items()}
+    assert frozen_weights_changed(before, base) == []
+    with torch.no_grad():
+        base.g_s7.bias.add_(1e-7)
+    assert frozen_weights_changed(before, base) == ["g_s7.bias"]
