@@ -347,15 +347,20 @@ def collect_photos(out_dir, debian, max_side) -> None:
 
 
 @main.command("train-codec")
-@click.option("--data", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True, help="folder of training images (its train/ sub-folder if present)")
-@click.option("--quality", "-q", type=int, required=True, help="1..4: sets the TransTIC λ {0.0018, 0.0035, 0.0067, 0.013}")
+@click.option("--data", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True, help="rd: folder of training images (its train/ sub-folder if present); forensic: a DIR/{train,val}/{real,synthetic} folder")
+@click.option("--quality", "-q", type=int, required=True, help="1..4: sets the TransTIC λ {0.0018, 0.0035, 0.0067, 0.013} (forensic: the paper's λ {0.02, 0.03, 0.045, 0.07})")
+@click.option("--objective", type=click.Choice(["rd", "forensic"]), default="rd", show_default=True,
+              help="rd: train the base codec; forensic: fine-tune every parameter of the registered base codec with the adapters' loss (the paper's fully fine-tuned baseline)")
 @click.option("--config", "config_name", default="small", show_default=True)
-@click.option("--steps", type=int, default=20000, show_default=True)
+@click.option("--steps", type=int, default=None, help="default: 20000 (rd); 50 epochs (forensic)")
 @click.option("--batch-size", type=int, default=8, show_default=True)
 @click.option("--crop-size", type=int, default=256, show_default=True)
-@click.option("--lr", type=float, default=3e-4, show_default=True)
-@click.option("--init", "init_from", type=click.Path(path_type=Path, exists=True), default=None, help="start from these weights (e.g. a lower quality)")
-@click.option("--checkpoint-dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="default: runs/codec-<config>-q<Q>")
+@click.option("--lr", type=float, default=None, help="default: 3e-4 (rd), 1e-4 (forensic)")
+@click.option("--init", "init_from", type=click.Path(path_type=Path, exists=True), default=None, help="rd: start from these weights (e.g. a lower quality)")
+@click.option("--detector", "detector_config", default="small", show_default=True, help="forensic: the registered detector to keep working")
+@click.option("--patches", "k_patches", type=int, default=50, show_default=True, help="forensic: detector patches per image")
+@click.option("--validate-every", type=int, default=None, help="forensic: score the val split every N steps (and at the end)")
+@click.option("--checkpoint-dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="default: runs/codec-<config>-q<Q> (rd), runs/tic-<config>-ft-q<Q> (forensic)")
 @click.option("--resume", is_flag=True, help="continue from the last checkpoint in --checkpoint-dir")
 @click.option("--device", default=None, help="cpu, cuda (default: cuda if available)")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -363,25 +368,45 @@ def collect_photos(out_dir, debian, max_side) -> None:
 @click.option("--export/--no-export", default=True, show_default=True, help="register the result under the weights folder")
 @click.option("--force", is_flag=True, help="replace weights already registered")
 @_weights_option
-def train_codec(**options) -> None:
-    """Train the base codec with λ·255²·MSE + bpp (and the EntropyBottleneck auxiliary loss).
+def train_codec(objective, steps, lr, init_from, detector_config, k_patches, validate_every, **options) -> None:
+    """Train the base codec (λ·255²·MSE + bpp), or fine-tune all of it for the detector (--objective forensic).
 
     Runs under torchrun too (DistributedDataParallel): torchrun --nproc_per_node=2 -m forensiccodec.train.codec_training ...
     """
-    from .train.codec_training import train_codec_command
+    if objective == "rd":
+        from .train.codec_training import train_codec_command
 
-    train_codec_command(**options)
+        train_codec_command(steps=20000 if steps is None else steps, lr=3e-4 if lr is None else lr, init_from=init_from, **options)
+        return
+    from .rate_points import rate_point_for_quality
+    from .train.forensic_training import train_forensic
+
+    if init_from is not None:
+        raise UsageError("--init is for --objective rd; forensic fine-tuning starts from the registered base codec")
+    quality = options.pop("quality")
+    summary = train_forensic(
+        rate_point=rate_point_for_quality(quality), placement="full", steps=steps, lr=1e-4 if lr is None else lr,
+        detector_config=detector_config, k_patches=k_patches, validate_every=validate_every, **options,
+    )
+    click.echo(json.dumps(summary))
 
 
-def _register_detector_commands() -> None:
+def _register_commands() -> None:
+    """Commands that live in their own modules (imported lazily by their bodies)."""
     from .cli_detector import demo_data, detect, train_detector_command
+    from .cli_eval import eval_command
+    from .detector.calibration import main as calibrate_detector
+    from .train.forensic_training import main as train_adapter
 
     main.add_command(detect)
     main.add_command(train_detector_command)
     main.add_command(demo_data)
+    main.add_command(calibrate_detector, "calibrate-detector")
+    main.add_command(train_adapter, "train-adapter")
+    main.add_command(eval_command, "eval")
 
 
-_register_detector_commands()
+_register_commands()
 
 if __name__ == "__main__":
     main()

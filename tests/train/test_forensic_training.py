@@ -178,3 +178,28 @@ def test_frozen_weight_check_sees_a_changed_tensor() -> None:
     with torch.no_grad():
         base.g_s7.bias.add_(1e-7)
     assert frozen_weights_changed(before, base) == ["g_s7.bias"]
+
+
+def test_cli_train_adapter_and_forensic_fine_tuning(tmp_path: Path, registry: Path) -> None:
+    from click.testing import CliRunner
+
+    from forensiccodec.cli import main
+
+    data = _data(tmp_path / "data")
+    common = ["--data", str(data), "--config", "tiny", "--detector", "tiny", "--steps", "1", "--batch-size", "2",
+              "--crop-size", "64", "--patches", "2", "--weights-dir", str(registry), "--device", "cpu"]
+    runner = CliRunner()
+    result = runner.invoke(main, ["train-adapter", "--lambda", "0.02", "--placement", "decoder", "--no-progress",
+                                  "--checkpoint-dir", str(tmp_path / "a"), *common])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.strip().splitlines()[-1])["exported"] == "sfma-tiny-q1-decoder.safetensors"
+    result = runner.invoke(main, ["train-codec", "--objective", "forensic", "-q", "1",
+                                  "--checkpoint-dir", str(tmp_path / "b"), *common])
+    assert result.exit_code == 0, result.output
+    assert "tic-tiny-ft-q1" in Manifest.load(registry).entries
+
+    missing_rate = runner.invoke(main, ["train-adapter", *common])
+    assert missing_rate.exit_code != 0 and "--lambda" in missing_rate.output
+    assert len(missing_rate.output.strip().splitlines()) == 1
+    with_init = runner.invoke(main, ["train-codec", "--objective", "forensic", "-q", "1", "--init", str(data), *common])
+    assert with_init.exit_code == 2 and "--init" in with_init.output
