@@ -6,6 +6,9 @@ entry point on a machine without the entropy coder) does not import everything:
     from forensiccodec import load_codec, encode_file, decode_file, CodecStore
     codec = load_codec("small", quality=3)
     encode_file(codec, Path("photo.png"), Path("photo.fcc"))
+
+    forensic = load_adapted_codec("small", quality=1, placement="paper")  # base codec + adapters
+    finetuned = load_finetuned_codec("small", quality=1)  # the fully fine-tuned baseline
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ _EXPORTS = {
     "load_codec": "forensiccodec.zoo",
     "export_codec": "forensiccodec.zoo",
     "import_transtic": "forensiccodec.zoo",
+    "load_adapted_codec": "forensiccodec.adapters",
+    "load_finetuned_codec": "forensiccodec.adapters",
     "TIC": "forensiccodec.codec.tic",
     "TICConfig": "forensiccodec.codec.config",
     "get_config": "forensiccodec.codec.config",
@@ -35,7 +40,28 @@ _EXPORTS = {
     "FccError": "forensiccodec.errors",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = [  # spelled out so that static tools see the names; a test keeps it equal to _EXPORTS
+    "TIC",
+    "CodecStore",
+    "FccError",
+    "PatchDetector",
+    "TICConfig",
+    "__version__",
+    "compress",
+    "decode_file",
+    "decompress",
+    "encode_file",
+    "export_codec",
+    "file_info",
+    "get_config",
+    "import_transtic",
+    "load_adapted_codec",
+    "load_codec",
+    "load_finetuned_codec",
+    "load_image",
+    "round_trip",
+    "save_png",
+]
 
 
 def __getattr__(name: str) -> Any:
