@@ -50,6 +50,7 @@ class ForensicCodecPass(nn.Module):
         self.codec = codec
         self.detector = detector
         self.k_patches = k_patches
+        self.passes = 0  # forward passes with gradients (training steps) since construction
         for parameter in detector.parameters():
             parameter.requires_grad_(False)
         self.train()
@@ -80,6 +81,7 @@ class ForensicCodecPass(nn.Module):
         return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
 
     def forward(self, images: Tensor) -> dict[str, Any]:
+        self.passes += int(torch.is_grad_enabled())
         output = self.reconstruct(images)
         positions = self.detector.sample_batch_positions(images, self.k_patches)
         logits, features_hat = self.detector.score_batch(output["x_hat"], positions=positions)

@@ -227,7 +227,7 @@ def train_forensic(
             "batch_size": batch_size, "world_size": context.world_size, "crop_size": crop_size,
             "k_patches": k_patches, "lr": lr, "device": str(context.device),
             "seconds": round(result.seconds, 1),
-            "seconds_per_step": None if resume else round(result.seconds / max(result.steps, 1), 3),
+            "seconds_per_step": round(result.seconds / max(model.passes, 1), 3),  # this run's steps only
             "trainable_parameters": sum(p.numel() for p in trainable),
             "final_metrics": {k: round(float(v), 5) for k, v in result.metrics.items()},
             "validation": result.validations[-1] if result.validations else None,
