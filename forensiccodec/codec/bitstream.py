@@ -3,6 +3,10 @@
 `read_fcc` refuses anything malformed with a one-line `BitstreamError` and validates every
 size before anyone allocates from it; `write_fcc` refuses the same headers, so every file
 it writes reads back.
+
+Version 1.1 gives the extension area a meaning: a sequence of typed records, the first of
+which (type 1) names the adapter weights that wrote a file with encoder adapters. A file
+without records is still written as 1.0, byte for byte as before.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from forensiccodec.errors import BitstreamError
 from forensiccodec.images import ColorMode
 
 MAGIC = b"\x89FCC\r\n\x1a\n"
-FORMAT_MAJOR, FORMAT_MINOR = 1, 0
+FORMAT_MAJOR = 1
+FORMAT_MINOR = 1  # the newest minor version this module reads and writes
+MINOR_WITHOUT_EXTENSION = 0  # files without extension records stay version 1.0
 
 FINGERPRINT_BYTES = 8  # zoo.fingerprint_from_sha256: the first 8 bytes of the sha256
 MAX_NAME_BYTES = 64
@@ -30,9 +36,13 @@ BIT_DEPTHS = (8, 16)
 _FLAG_ADAPTERS = 0x01
 _KNOWN_FLAGS = _FLAG_ADAPTERS
 
+RECORD_ADAPTER_FINGERPRINT = 1  # extension record types (1.1); readers skip types they do not know
+
 # version, flags, quality, lambda, fingerprint, width, height, mode, depth, z shape, y shape
 _FIXED = struct.Struct(f"<BBBBd{FINGERPRINT_BYTES}sIIBB3H3HB")
 _U16, _U32 = struct.Struct("<H"), struct.Struct("<I")
+_RECORD_HEAD = struct.Struct("<BH")  # type, length
+MAX_EXTENSION_BYTES = 0xFFFF
 _CRC_BYTES = 4
 
 
@@ -51,7 +61,10 @@ class FccHeader:
     z_shape: tuple[int, int, int]  # (C, h, w)
     y_shape: tuple[int, int, int]  # (M, H, W)
     encoder_adapters: bool = False
-    # the version of the file read; write_fcc always writes the current version
+    # 1.1: the first 8 bytes of the paper adapter file's sha256; required in a 1.1 file with
+    # encoder adapters, absent (None) in 1.0 files, which did not record it
+    adapter_fingerprint: bytes | None = None
+    # the version of the file read; write_fcc writes 1.1 with extension records, else 1.0
     version_major: int = field(default=FORMAT_MAJOR, compare=False)
     version_minor: int = field(default=FORMAT_MINOR, compare=False)
 
@@ -92,6 +105,7 @@ def write_fcc(fcc: FccFile) -> bytes:
     header = fcc.header
     _check_header(header)
     name = header.model_name.encode("utf-8")
+    extension = _build_extension(header)
     for stream in (fcc.z_stream, fcc.y_stream):
         if len(stream) >= 1 << 32:
             raise BitstreamError("stream too long for the .fcc format (4 GiB)")
@@ -99,7 +113,7 @@ def write_fcc(fcc: FccFile) -> bytes:
         MAGIC,
         _FIXED.pack(
             FORMAT_MAJOR,
-            FORMAT_MINOR,
+            FORMAT_MINOR if extension else MINOR_WITHOUT_EXTENSION,
             _FLAG_ADAPTERS if header.encoder_adapters else 0,
             header.quality,
             header.lmbda,
@@ -113,7 +127,8 @@ def write_fcc(fcc: FccFile) -> bytes:
             len(name),
         ),
         name,
-        _U16.pack(0),  # no extension in 1.0
+        _U16.pack(len(extension)),
+        extension,
         _U32.pack(len(fcc.z_stream)),
         bytes(fcc.z_stream),
         _U32.pack(len(fcc.y_stream)),
@@ -140,7 +155,7 @@ def read_fcc(data: bytes) -> FccFile:
     major, minor, flags, quality, lmbda, fingerprint, width, height, mode, depth = fields[:10]
     z_shape, y_shape, name_length = tuple(fields[10:13]), tuple(fields[13:16]), fields[16]
     raw_name = reader.take(name_length)
-    reader.take(_U16.unpack(reader.take(_U16.size))[0])  # extension: skipped in 1.x
+    extension = reader.take(_U16.unpack(reader.take(_U16.size))[0])
     z_stream = reader.take(_U32.unpack(reader.take(_U32.size))[0])
     y_stream = reader.take(_U32.unpack(reader.take(_U32.size))[0])
     body_end = reader.position
@@ -160,6 +175,13 @@ def read_fcc(data: bytes) -> FccFile:
         raise BitstreamError("corrupt .fcc file: model name is not UTF-8") from None
     if mode not in ColorMode._value2member_map_:
         raise BitstreamError(f"corrupt .fcc file: unknown color mode {mode}")
+    # 1.0 gave the extension no meaning (its writers leave it empty): skipped, as a 1.0 reader does
+    records = _parse_extension(extension) if minor >= 1 else {}
+    adapter_fingerprint = records.get(RECORD_ADAPTER_FINGERPRINT)
+    if minor >= 1 and flags & _FLAG_ADAPTERS and adapter_fingerprint is None:
+        raise BitstreamError(
+            "corrupt .fcc file: encoder adapters flagged, but the adapter fingerprint record is missing"
+        )
     header = FccHeader(
         model_name=model_name,
         quality=quality,
@@ -172,11 +194,50 @@ def read_fcc(data: bytes) -> FccFile:
         z_shape=z_shape,
         y_shape=y_shape,
         encoder_adapters=bool(flags & _FLAG_ADAPTERS),
+        adapter_fingerprint=adapter_fingerprint,
         version_major=major,
         version_minor=minor,
     )
     _check_header(header)
     return FccFile(header, z_stream, y_stream)
+
+
+def _build_extension(header: FccHeader) -> bytes:
+    """The extension records a header needs (1.1); empty when it needs none."""
+    if header.adapter_fingerprint is None:
+        return b""
+    return _RECORD_HEAD.pack(RECORD_ADAPTER_FINGERPRINT, FINGERPRINT_BYTES) + header.adapter_fingerprint
+
+
+def _parse_extension(extension: bytes) -> dict[int, bytes]:
+    """The known records of a 1.1 extension by type; unknown types are skipped, malformed ones refused."""
+    records: dict[int, bytes] = {}
+    position = 0
+    while position < len(extension):
+        if position + _RECORD_HEAD.size > len(extension):
+            raise BitstreamError(
+                f"corrupt .fcc file: extension record header at byte {position} runs past the"
+                f" {len(extension)}-byte extension"
+            )
+        record_type, length = _RECORD_HEAD.unpack_from(extension, position)
+        position += _RECORD_HEAD.size
+        if position + length > len(extension):
+            raise BitstreamError(
+                f"corrupt .fcc file: extension record of type {record_type} ({length} bytes) runs past the"
+                f" {len(extension)}-byte extension"
+            )
+        value = extension[position : position + length]
+        position += length
+        if record_type != RECORD_ADAPTER_FINGERPRINT:
+            continue  # a later minor version's record: skipped (forward compatibility)
+        if record_type in records:
+            raise BitstreamError(f"corrupt .fcc file: extension record of type {record_type} appears twice")
+        if length != FINGERPRINT_BYTES:
+            raise BitstreamError(
+                f"corrupt .fcc file: adapter fingerprint record of {length} bytes (expected {FINGERPRINT_BYTES})"
+            )
+        records[record_type] = value
+    return records
 
 
 class _Reader:
@@ -215,6 +276,11 @@ def _check_header(header: FccHeader) -> None:
         raise refuse(f"lambda {header.lmbda} is not a finite non-negative number")
     if not isinstance(header.weights_fingerprint, bytes) or len(header.weights_fingerprint) != FINGERPRINT_BYTES:
         raise refuse(f"the weights fingerprint must be {FINGERPRINT_BYTES} bytes")
+    if header.adapter_fingerprint is not None:
+        if not isinstance(header.adapter_fingerprint, bytes) or len(header.adapter_fingerprint) != FINGERPRINT_BYTES:
+            raise refuse(f"the adapter fingerprint must be {FINGERPRINT_BYTES} bytes")
+        if not header.encoder_adapters:
+            raise refuse("an adapter fingerprint without the encoder-adapters flag")
     if header.width < 1 or header.height < 1 or header.width * header.height > MAX_PIXELS:
         raise refuse(f"image size {header.width}x{header.height} is empty or too large")
     if header.color_mode not in ColorMode._value2member_map_:

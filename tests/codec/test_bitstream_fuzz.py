@@ -20,7 +20,8 @@ torch.set_num_threads(2)
 FUZZ = settings(max_examples=300, deadline=500, suppress_health_check=[HealthCheck.too_slow])
 
 
-def valid_file() -> bytes:
+def valid_file(adapter_fingerprint: bytes | None = None) -> bytes:
+    """A 1.0 file; a 1.1 one (encoder adapters, one extension record) with an adapter fingerprint."""
     z_shape, y_shape = bs.latent_shapes(130, 70, 4, 8)
     header = bs.FccHeader(
         model_name="tic-tiny",
@@ -33,11 +34,14 @@ def valid_file() -> bytes:
         bit_depth=8,
         z_shape=z_shape,
         y_shape=y_shape,
+        encoder_adapters=adapter_fingerprint is not None,
+        adapter_fingerprint=adapter_fingerprint,
     )
     return bs.write_fcc(bs.FccFile(header, b"zzzz" * 3, b"yyyy" * 10))
 
 
 VALID = valid_file()
+VALID_1_1 = valid_file(adapter_fingerprint=b"\x55" * 8)
 
 
 def read_or_refuse(data: bytes) -> None:
@@ -64,6 +68,16 @@ def test_mutated_files(mutations: list[tuple[int, int]]) -> None:
 def test_mutated_files_with_a_recomputed_crc(mutations: list[tuple[int, int]]) -> None:
     """Past the CRC, so that the field checks themselves are fuzzed."""
     data = bytearray(VALID[:-4])
+    for position, value in mutations:
+        data[position] = value
+    read_or_refuse(bytes(data) + zlib.crc32(data).to_bytes(4, "little"))
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.integers(0, len(VALID_1_1) - 5), st.integers(0, 255)), min_size=1, max_size=4))
+def test_mutated_1_1_files_with_a_recomputed_crc(mutations: list[tuple[int, int]]) -> None:
+    """The same for a file with an extension record: its type, length and value are fuzzed too."""
+    data = bytearray(VALID_1_1[:-4])
     for position, value in mutations:
         data[position] = value
     read_or_refuse(bytes(data) + zlib.crc32(data).to_bytes(4, "little"))
