@@ -7,6 +7,9 @@ The forensic switch: encoding with ``adapters="forensic"`` runs the ``paper`` pl
 adapters (header flag ``encoder_adapters``); decoding with ``adapters="forensic"`` runs the decoder
 adapters that fit the file (``paper`` for flagged files, ``decoder`` for base bitstreams). Every
 combination decodes, because the adapters never change the hyperprior or the entropy tables.
+
+A flagged file records which ``paper`` adapter weights wrote it (bitstream 1.1); decoding it with
+``adapters="forensic"`` refuses other paper adapters, as a base fingerprint mismatch is refused.
 """
 
 from __future__ import annotations
@@ -17,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from .codec import pipeline
-from .codec.bitstream import FccFile, read_fcc, write_fcc
+from .codec.bitstream import FccFile, FccHeader, read_fcc, write_fcc
 from .codec.memory import check_fits
 from .errors import BitstreamError, UsageError, WeightsError
 from .files import atomic_write_bytes, ensure_not_same_file
 from .images import ColorMode, color_mode, load_image, psnr, save_png
 from .rate_points import rate_point_for_quality
-from .zoo import LoadedCodec, codec_entry_name, load_codec
+from .zoo import LoadedCodec, codec_entry_name, fingerprint_from_sha256, load_codec
 
 ADAPTER_CHOICES = ("none", "forensic")
 CODEC_CHOICES = ("base", "finetuned")
@@ -36,6 +39,10 @@ NOTE_ENCODER_ADAPTERS = (
 NOTE_ADAPTED_LATENT_WITHOUT_ADAPTERS = (
     "written with encoder adapters, decoded without decoder adapters: a viewable image, but neither"
     " fidelity- nor detector-optimised; decode with --adapters forensic for the forensic reconstruction"
+)
+NOTE_ADAPTERS_UNCHECKED = (
+    "written by fcc before bitstream 1.1, which did not record its adapter weights: decoded with the"
+    " installed {entry}, which could not be checked against the encoder's"
 )
 NOTE_FINETUNED_IS_FORENSIC = "the fully fine-tuned codec has no separate adapters; its reconstruction is the forensic one"
 
@@ -143,6 +150,12 @@ def model_config_name(model_name: str) -> str:
     return model_identity(model_name)[0]
 
 
+def adapter_fingerprint(codec: LoadedCodec) -> bytes | None:
+    """The fingerprint of the adapter weights a codec loaded (`adapters.AdaptedCodec`), None for none."""
+    sha256 = getattr(codec, "adapters_sha256", "")
+    return fingerprint_from_sha256(sha256) if sha256 else None
+
+
 def weights_label(codec: LoadedCodec) -> str:
     """The registry entries a codec is made of, for reports."""
     quality = codec.rate_point.quality
@@ -175,6 +188,13 @@ def encode_file(
                 f"adapters={adapters!r}, but this codec {have}; get it from"
                 f" CodecStore.for_encoding(..., adapters={adapters!r})"
             )
+    # a file with encoder adapters names their weights, so that other adapters never decode it
+    recorded_adapters = adapter_fingerprint(codec) if encoder_adapters else None
+    if encoder_adapters and recorded_adapters is None:
+        raise UsageError(
+            "this codec's encoder adapters are not registered weights, so the file could not name them; get the"
+            " codec from CodecStore.for_encoding(..., adapters='forensic')"
+        )
     ensure_not_same_file(input_path, output_path)
     start = time.perf_counter()
     image = load_image(input_path)
@@ -187,6 +207,7 @@ def encode_file(
         lmbda=codec.rate_point.lmbda,
         weights_fingerprint=codec.fingerprint,
         encoder_adapters=encoder_adapters,
+        adapter_fingerprint=recorded_adapters,
         width=image.info.width,
         height=image.info.height,
         color_mode=int(mode),
@@ -246,6 +267,8 @@ def codec_for_file(store: CodecStore, fcc: FccFile, path: Path, adapters: str = 
 
     `adapters="forensic"` picks the decoder adapters that fit the latent: the ``paper`` placement's
     for a file written with encoder adapters, the ``decoder`` placement's for a base bitstream.
+    The ``paper`` adapters must be the ones the file records (a file from before bitstream 1.1
+    records none: decoded with a note).
     """
     header = fcc.header
     config_name, kind = model_identity(header.model_name)
@@ -258,6 +281,8 @@ def codec_for_file(store: CodecStore, fcc: FccFile, path: Path, adapters: str = 
             notes.append(NOTE_FINETUNED_IS_FORENSIC)
     elif adapters == "forensic":
         codec = store.adapted(config_name, header.quality, "paper" if header.encoder_adapters else "decoder")
+        if header.encoder_adapters:
+            notes += _check_adapter_fingerprint(header, codec, path)
     else:
         codec = store.get(config_name, header.quality)
         if header.encoder_adapters:
@@ -268,6 +293,22 @@ def codec_for_file(store: CodecStore, fcc: FccFile, path: Path, adapters: str = 
             f" but the installed weights are {codec.fingerprint.hex()}; decoding would give a wrong image"
         )
     return codec, notes
+
+
+def _check_adapter_fingerprint(header: FccHeader, codec: LoadedCodec, path: Path) -> list[str]:
+    """Refuse paper adapters other than those that wrote the file; a note when the file does not say."""
+    entry = getattr(codec, "adapters_entry", "") or "paper adapters"
+    installed = adapter_fingerprint(codec)
+    if header.adapter_fingerprint is None:
+        return [NOTE_ADAPTERS_UNCHECKED.format(entry=entry)]
+    if header.adapter_fingerprint != installed:
+        installed_text = installed.hex() if installed is not None else "unknown"
+        raise WeightsError(
+            f"{path}: written with adapter weights {header.adapter_fingerprint.hex()}, but the installed"
+            f" {entry} are {installed_text}; decoding would give a wrong image (install the adapters it was"
+            " written with, or decode with --adapters none)"
+        )
+    return []
 
 
 def decode_file(
@@ -325,6 +366,8 @@ def file_info(path: Path) -> dict[str, Any]:
         "lambda": rate_point_for_quality(header.quality).lmbda if 1 <= header.quality <= 4 else None,
         "weights_fingerprint": header.weights_fingerprint.hex(),
         "encoder_adapters": header.encoder_adapters,
+        # 1.1: the paper adapter weights that wrote a flagged file; None without adapters or in a 1.0 file
+        "adapter_fingerprint": header.adapter_fingerprint.hex() if header.adapter_fingerprint else None,
         "width": header.width,
         "height": header.height,
         "color_mode": ColorMode(header.color_mode).name if header.color_mode in set(ColorMode) else header.color_mode,

@@ -246,6 +246,10 @@ ENCODER_ADAPTERS_INFO = {
     True: "yes (forensic encoder adapters; decode with --adapters forensic)",
     False: "no (the base codec's latent)",
 }
+ADAPTER_FINGERPRINT_MISSING_INFO = {  # by the encoder-adapters flag
+    True: "not recorded (written before bitstream 1.1: the adapter weights cannot be checked)",
+    False: "none (no encoder adapters)",
+}
 
 
 @main.command()
@@ -263,6 +267,8 @@ def info(inputs, as_json) -> None:
             for key, value in fields.items():
                 if key == "encoder_adapters":
                     value = ENCODER_ADAPTERS_INFO[bool(value)]
+                elif key == "adapter_fingerprint" and value is None:
+                    value = ADAPTER_FINGERPRINT_MISSING_INFO[bool(fields.get("encoder_adapters"))]
                 if key != "file":
                     table.add_row(key, f"{value:.4f}" if isinstance(value, float) else escape(str(value)))
             stdout.print(table)

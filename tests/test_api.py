@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
-from adapter_weights import export_adapted_registry
+from adapter_weights import adapted_tiny_model, export_adapted_registry
 from conftest import write_image
 
 from forensiccodec import api
+from forensiccodec.adapters import export_adapters
 from forensiccodec.codec.bitstream import read_fcc, write_fcc
 from forensiccodec.errors import BitstreamError, UsageError, WeightsError
 from forensiccodec.images import ColorMode, load_image, psnr
+from forensiccodec.zoo import fingerprint_from_sha256
 
 
 @pytest.fixture
@@ -150,6 +154,83 @@ def test_forensic_encode_sets_the_header_flag_and_keeps_the_base_fingerprint(com
     assert adapted.header.weights_fingerprint == base.header.weights_fingerprint == adapted_store.get("tiny", 1).fingerprint
     assert adapted.header.model_name == "tic-tiny" and adapted.y_stream != base.y_stream
     assert api.file_info(combinations["forensic"])["encoder_adapters"] is True
+
+
+def test_forensic_encode_records_the_paper_adapter_weights(combinations, adapted_store):
+    paper = adapted_store.adapted("tiny", 1, "paper")
+    header = read_fcc(combinations["forensic"].read_bytes()).header
+    assert header.adapter_fingerprint == fingerprint_from_sha256(paper.adapters_sha256)
+    assert header.version_minor == 1
+    info = api.file_info(combinations["forensic"])
+    assert (info["format_version"], info["adapter_fingerprint"]) == ("1.1", paper.adapters_sha256[:16])
+
+
+def test_base_files_stay_version_1_0_without_an_extension(combinations):
+    data = combinations["none"].read_bytes()
+    extension_at = 51 + len(b"tic-tiny")
+    assert data[8:10] == b"\x01\x00" and data[extension_at : extension_at + 2] == b"\x00\x00"
+    assert read_fcc(data).header.adapter_fingerprint is None
+    assert api.file_info(combinations["none"])["adapter_fingerprint"] is None
+
+
+def test_matching_paper_adapters_decode_without_a_note(tmp_path, combinations, adapted_store):
+    report = api.decode_file(adapted_store, combinations["forensic"], tmp_path / "a.png", adapters="forensic")
+    assert report.notes == [] and report.weights == "tic-tiny-q1 + sfma-tiny-q1-paper"
+    assert (tmp_path / "a.png").read_bytes() == combinations["forensic+forensic"].read_bytes()
+
+
+@pytest.fixture
+def retrained_store(tmp_path, adapted_store) -> api.CodecStore:
+    """A copy of the adapted registry whose paper adapters were retrained (exported again, different weights)."""
+    weights_dir = Path(shutil.copytree(adapted_store.weights_dir, tmp_path / "retrained"))
+    model = adapted_tiny_model()
+    with torch.no_grad():
+        for sfma in (*model.encoder_sfmas, *model.decoder_sfmas):
+            sfma.s_up.weight.mul_(1.5)
+    export_adapters(model, config_name="tiny", quality=1, placement="paper", weights_dir=weights_dir, overwrite=True)
+    return api.CodecStore(weights_dir)
+
+
+def test_other_paper_adapters_are_refused(tmp_path, combinations, adapted_store, retrained_store):
+    written = adapted_store.adapted("tiny", 1, "paper").adapters_sha256[:16]
+    installed = retrained_store.adapted("tiny", 1, "paper").adapters_sha256[:16]
+    assert written != installed
+    with pytest.raises(WeightsError, match=f"adapter weights {written}, but the installed sfma-tiny-q1-paper are {installed}") as error:
+        api.decode_file(retrained_store, combinations["forensic"], tmp_path / "a.png", adapters="forensic")
+    assert error.value.exit_code == 4 and "\n" not in str(error.value)
+    assert not (tmp_path / "a.png").exists()
+    # the base decoder does not use the adapters: the same pixels as before
+    api.decode_file(retrained_store, combinations["forensic"], tmp_path / "plain.png", adapters="none")
+    assert (tmp_path / "plain.png").read_bytes() == combinations["forensic+none"].read_bytes()
+
+
+def as_version_1_0(path: Path, target: Path) -> Path:
+    """The file as fcc wrote it before bitstream 1.1: the flag, no adapter fingerprint."""
+    fcc = read_fcc(path.read_bytes())
+    target.write_bytes(write_fcc(dataclasses.replace(fcc, header=dataclasses.replace(fcc.header, adapter_fingerprint=None))))
+    return target
+
+
+def test_a_flagged_1_0_file_decodes_with_a_note_that_its_adapters_were_not_checked(
+    tmp_path, combinations, adapted_store, retrained_store
+):
+    old = as_version_1_0(combinations["forensic"], tmp_path / "old.fcc")
+    assert read_fcc(old.read_bytes()).header.version_minor == 0
+    info = api.file_info(old)
+    assert (info["format_version"], info["encoder_adapters"], info["adapter_fingerprint"]) == ("1.0", True, None)
+    report = api.decode_file(adapted_store, old, tmp_path / "old.png", adapters="forensic")
+    assert any("could not be checked" in note and "sfma-tiny-q1-paper" in note for note in report.notes)
+    assert (tmp_path / "old.png").read_bytes() == combinations["forensic+forensic"].read_bytes()
+    # as before 1.1, other adapters decode it too (with the same note): nothing to compare them with
+    report = api.decode_file(retrained_store, old, tmp_path / "other.png", adapters="forensic")
+    assert any("could not be checked" in note for note in report.notes)
+
+
+def test_encoder_adapters_that_are_not_registered_weights_are_refused(tmp_path, combinations, adapted_store):
+    unregistered = dataclasses.replace(adapted_store.adapted("tiny", 1, "paper"), adapters_sha256="")
+    with pytest.raises(UsageError, match="not registered weights"):
+        api.encode_file(unregistered, combinations["original"], tmp_path / "a.fcc")
+    assert not (tmp_path / "a.fcc").exists()
 
 
 def test_forensic_decodes_differ_from_the_base_reconstruction(combinations):
