@@ -1,0 +1,44 @@
+"""Print the training record of every registered forensic weight set as a markdown table.
+
+The numbers in docs/training.md's forensic section come from this script, which reads only
+weights/manifest.json (what `fcc train-adapter` / `fcc train-codec --objective forensic` recorded):
+
+    python scripts/forensic_training_table.py [--weights-dir weights]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from forensiccodec.zoo import Manifest
+
+KINDS = ("adapters", "finetuned-codec")
+
+
+@click.command()
+@click.option("--weights-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
+def main(weights_dir: Path | None) -> None:
+    manifest = Manifest.load(weights_dir)
+    rows = []
+    for name, entry in sorted(manifest.entries.items()):
+        record = entry.extra.get("training")
+        if entry.kind not in KINDS or not record:
+            continue
+        validation = record.get("validation") or {}
+        rows.append(
+            f"| {name} | {record['placement']} | {record['lambda']} | {record['trainable_parameters']:,} "
+            f"| {record['steps']} | {record['epochs']} | {record['seconds_per_step']} "
+            f"| {validation.get('accuracy', float('nan')):.3f} | {validation.get('psnr', float('nan')):.2f} "
+            f"| {validation.get('est_bpp', float('nan')):.4f} |"
+        )
+    click.echo("| weights | placement | λ | trainable parameters | steps | epochs | s/step (this CPU) "
+               "| val. accuracy | val. PSNR | val. est. bpp |")
+    click.echo("|---|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        click.echo(row)
+
+
+if __name__ == "__main__":
+    main()
