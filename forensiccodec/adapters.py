@@ -30,8 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save
+from safetensors.torch import save
 
 from .codec.config import TICConfig, get_config
 from .codec.sfma import SFMA
@@ -51,6 +50,7 @@ from .zoo import (
     load_codec_entry,
     load_transtic_checkpoint,
     read_codec_file,
+    read_safetensors,
     verified_weights_file,
 )
 
@@ -194,12 +194,7 @@ def export_adapters(
 
 def read_adapter_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """An adapter file's tensors and metadata, or a one-line WeightsError."""
-    try:
-        tensors = load_file(str(path))
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as error:
-        raise WeightsError(f"{path}: not a readable safetensors weights file ({error})") from None
+    tensors, metadata = read_safetensors(path)
     if metadata.get("kind") != ADAPTERS_KIND or "base_sha256" not in metadata or "placement" not in metadata:
         raise WeightsError(f"{path}: not a forensiccodec adapter weights file")
     return tensors, metadata

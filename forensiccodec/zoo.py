@@ -148,8 +148,8 @@ class LoadedCodec:
         return f"tic-{self.config_name}" + (f"-{self.variant}" if self.variant else "")
 
 
-def read_codec_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Read a codec safetensors file: its tensors and metadata, or a clear WeightsError."""
+def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Any weights file's tensors and metadata, or a one-line WeightsError (each kind checks its own metadata)."""
     try:
         tensors = load_file(str(path))
         from safetensors import safe_open
@@ -158,6 +158,12 @@ def read_codec_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]
             metadata = handle.metadata() or {}
     except (SafetensorError, OSError, ValueError) as error:
         raise WeightsError(f"{path}: not a readable safetensors weights file ({error})") from None
+    return tensors, metadata
+
+
+def read_codec_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Read a codec safetensors file: its tensors and metadata, or a clear WeightsError."""
+    tensors, metadata = read_safetensors(path)
     if metadata.get("kind") != "codec" or "config" not in metadata:
         raise WeightsError(f"{path}: not a forensiccodec codec weights file")
     return tensors, metadata

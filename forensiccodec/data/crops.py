@@ -88,13 +88,28 @@ class RandomCropDataset(Dataset[torch.Tensor]):
         # Cycle through the images across epochs so each is used equally often, even when
         # an epoch is shorter than the image list; the position within it is random.
         image = self.images[(self.epoch * self.epoch_length + index) % len(self.images)]
-        height, width = image.shape[:2]
-        top = int(rng.integers(height - self.crop_size + 1))
-        left = int(rng.integers(width - self.crop_size + 1))
-        crop = image[top : top + self.crop_size, left : left + self.crop_size]
-        if rng.random() < 0.5:
-            crop = crop[:, ::-1]
-        return torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float().div_(255.0)
+        return random_crop_tensor(image, self.crop_size, rng)
+
+
+def random_crop_tensor(pixels: np.ndarray, crop_size: int, rng: np.random.Generator) -> torch.Tensor:
+    """A ``crop_size`` crop of (H, W, 3) uint8 pixels at a random position, flipped
+    horizontally half of the time, as a float32 [3, crop, crop] tensor in [0, 1]."""
+    height, width = pixels.shape[:2]
+    top = int(rng.integers(height - crop_size + 1))
+    left = int(rng.integers(width - crop_size + 1))
+    crop = pixels[top : top + crop_size, left : left + crop_size]
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    return torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float().div_(255.0)
+
+
+def upscale_to_at_least(image: Image.Image, size: int) -> Image.Image:
+    """The image itself, or upscaled (Lanczos, aspect kept) so that its shorter side is ``size``."""
+    width, height = image.size
+    if min(width, height) >= size:
+        return image
+    scale = size / min(width, height)
+    return image.resize((max(size, round(width * scale)), max(size, round(height * scale))), Image.LANCZOS)
 
 
 def _load_at_least(path: Path, crop_size: int) -> np.ndarray:
@@ -103,9 +118,4 @@ def _load_at_least(path: Path, crop_size: int) -> np.ndarray:
             image = ImageOps.exif_transpose(opened).convert("RGB")
     except (OSError, ValueError) as error:
         raise DatasetError(f"cannot read image {path}: {error}") from error
-    width, height = image.size
-    if min(width, height) < crop_size:
-        scale = crop_size / min(width, height)
-        size = (max(crop_size, round(width * scale)), max(crop_size, round(height * scale)))
-        image = image.resize(size, Image.LANCZOS)
-    return np.asarray(image, dtype=np.uint8)
+    return np.asarray(upscale_to_at_least(image, crop_size), dtype=np.uint8)

@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from forensiccodec.data.crops import random_crop_tensor, upscale_to_at_least
 from forensiccodec.data.layout import read_rgb, scan_split
 
 
@@ -53,21 +54,6 @@ class LabelledCropDataset(Dataset[tuple[torch.Tensor, int]]):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         path, label = self.samples[index]
-        pixels = _at_least(read_rgb(path), self.crop_size)
+        pixels = np.asarray(upscale_to_at_least(Image.fromarray(read_rgb(path)), self.crop_size), dtype=np.uint8)
         rng = np.random.Generator(np.random.PCG64([self.seed, self.epoch, index]))
-        height, width = pixels.shape[:2]
-        top = int(rng.integers(height - self.crop_size + 1))
-        left = int(rng.integers(width - self.crop_size + 1))
-        crop = pixels[top : top + self.crop_size, left : left + self.crop_size]
-        if rng.random() < 0.5:
-            crop = crop[:, ::-1]
-        return torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float().div_(255.0), label
-
-
-def _at_least(pixels: np.ndarray, size: int) -> np.ndarray:
-    height, width = pixels.shape[:2]
-    if min(height, width) >= size:
-        return pixels
-    scale = size / min(height, width)
-    target = (max(size, round(width * scale)), max(size, round(height * scale)))
-    return np.asarray(Image.fromarray(pixels).resize(target, Image.LANCZOS), dtype=np.uint8)
+        return random_crop_tensor(pixels, self.crop_size, rng), label
