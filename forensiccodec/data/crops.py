@@ -100,7 +100,8 @@ def random_crop_tensor(pixels: np.ndarray, crop_size: int, rng: np.random.Genera
     crop = pixels[top : top + crop_size, left : left + crop_size]
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
-    return torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float().div_(255.0)
+    # np.array copies: a crop of a read-only decoded image would otherwise stay read-only.
+    return torch.from_numpy(np.array(crop)).permute(2, 0, 1).float().div_(255.0)
 
 
 def upscale_to_at_least(image: Image.Image, size: int) -> Image.Image:

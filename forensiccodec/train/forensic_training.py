@@ -160,6 +160,8 @@ def train_forensic(
     k_patches: int = TRAINING_PATCHES,
     lr: float = 1e-3,
     lmbda: float | None = None,
+    lambda_scale: float = 1.0,
+    workers: int = 0,
     checkpoint_dir: Path | None = None,
     resume: bool = False,
     device: str | None = None,
@@ -183,6 +185,11 @@ def train_forensic(
     get_config(config_name)
     quality = rate_point.quality
     lmbda = rate_point.lmbda if lmbda is None else lmbda
+    if lambda_scale <= 0:
+        raise UsageError(f"--lambda-scale must be positive, got {lambda_scale:g}")
+    if workers < 0:
+        raise UsageError(f"--workers must be 0 or more, got {workers}")
+    loss_lambda = lmbda * lambda_scale
     name = entry_name(config_name, quality, placement)
     if export and not force and name in Manifest.load(weights_dir).entries:
         raise UsageError(f"{name} is already registered; use --force to replace it, or --no-export")
@@ -208,12 +215,13 @@ def train_forensic(
             steps=steps, epochs=None if steps is not None else epochs, batch_size=batch_size, lr=lr,
             lr_milestones=(0.6,), lr_gamma=0.5, crop_size=crop_size, checkpoint_dir=str(checkpoint_dir),
             resume=resume, seed=seed, device=device or "auto", max_seconds=max_seconds, progress=progress,
-            validate_every=validate_every, validation_metric="accuracy", validation_higher_is_better=True,
+            num_workers=workers, validate_every=validate_every, validation_metric="accuracy", validation_higher_is_better=True,
             extra={"objective": "forensic", "placement": placement, "quality": quality, "lambda": lmbda,
+                   "lambda_scale": lambda_scale,
                    "config_name": config_name, "detector": detector_config, "k_patches": k_patches, "data": str(data)},
         )
         started = time.monotonic()
-        result = train_codec(model, dataset, ForensicLoss(lmbda), config, trainable_parameters=trainable,
+        result = train_codec(model, dataset, ForensicLoss(loss_lambda), config, trainable_parameters=trainable,
                              context=context, validate=validation)
         model = model.cpu()
         changed = frozen_weights_changed(detector_state, detector)
@@ -222,7 +230,8 @@ def train_forensic(
         if changed:
             raise TrainingError(f"frozen weights changed in training (first: {changed[0]}); refusing to export")
         summary: dict[str, Any] = {
-            "placement": placement, "quality": quality, "lambda": lmbda, "steps": result.steps,
+            "placement": placement, "quality": quality, "lambda": lmbda, "lambda_scale": lambda_scale,
+            "steps": result.steps,
             "epochs": round(result.steps * batch_size * context.world_size / len(dataset), 2),
             "batch_size": batch_size, "world_size": context.world_size, "crop_size": crop_size,
             "k_patches": k_patches, "lr": lr, "device": str(context.device),
@@ -231,7 +240,7 @@ def train_forensic(
             "trainable_parameters": sum(p.numel() for p in trainable),
             "final_metrics": {k: round(float(v), 5) for k, v in result.metrics.items()},
             "validation": result.validations[-1] if result.validations else None,
-            "stopped_early": result.stopped_early, "base_sha256": base.sha256,
+            "stopped_early": result.stopped_early, "base_sha256": base.sha256, "detector": detector_config,
             "detector_sha256": _registered_sha(f"detector-{detector_config}", weights_dir),
             "wall_seconds": round(time.monotonic() - started, 1), "data": str(data),
         }
@@ -280,6 +289,10 @@ def _export(codec: TIC, placement: str, config_name: str, quality: int, weights_
 @click.option("--crop-size", type=int, default=256, show_default=True)
 @click.option("--patches", "k_patches", type=int, default=TRAINING_PATCHES, show_default=True, help="detector patches per image")
 @click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--lambda-scale", type=float, default=1.0, show_default=True,
+              help="multiply λ in the loss (the rate point and its base codec stay); for detectors whose "
+                   "loss terms are much smaller than the paper's, where the rate term would dominate")
+@click.option("--workers", type=int, default=0, show_default=True, help="data-loading processes per training process")
 @click.option("--checkpoint-dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="default: runs/<entry name>")
 @click.option("--resume", is_flag=True, help="continue from the last checkpoint in --checkpoint-dir")
 @click.option("--device", default=None, help="cpu, cuda (default: cuda if available)")

@@ -203,3 +203,30 @@ def test_cli_train_adapter_and_forensic_fine_tuning(tmp_path: Path, registry: Pa
     assert len(missing_rate.output.strip().splitlines()) == 1
     with_init = runner.invoke(main, ["train-codec", "--objective", "forensic", "-q", "1", "--init", str(data), *common])
     assert with_init.exit_code == 2 and "--init" in with_init.output
+
+
+def test_lambda_scale_multiplies_lambda_in_the_loss_and_is_recorded(tmp_path: Path, registry: Path) -> None:
+    summary = _train(tmp_path, registry, "paper", lambda_scale=10.0, workers=1, export=False)
+    assert summary["lambda"] == 0.02 and summary["lambda_scale"] == 10.0
+    records = [json.loads(line) for line in (tmp_path / "run-paper" / "train_log.jsonl").read_text().splitlines()]
+    logged = [r for r in records if "loss" in r]
+    assert logged
+    for record in logged:  # logged values are means over steps, and the loss is linear in its parts
+        expected = record["bpp"] + 0.2 * (record["ce"] + record["perceptual"])
+        assert record["loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_cli_refuses_bad_lambda_scale_and_workers(tmp_path: Path, registry: Path) -> None:
+    from click.testing import CliRunner
+
+    from forensiccodec.cli import main
+
+    data = _data(tmp_path / "data")
+    common = ["--data", str(data), "--config", "tiny", "--steps", "1", "--weights-dir", str(registry), "--device", "cpu"]
+    runner = CliRunner()
+    for option in (["--lambda-scale", "0"], ["--workers", "-1"]):
+        result = runner.invoke(main, ["train-adapter", "-q", "1", "--detector", "tiny", "--no-export", *option, *common])
+        assert result.exit_code != 0 and option[0] in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1
+    rd = runner.invoke(main, ["train-codec", "-q", "1", "--lambda-scale", "2", *common])
+    assert rd.exit_code == 2 and "--objective forensic" in rd.output
