@@ -370,6 +370,7 @@ def collect_photos(out_dir, debian, max_side) -> None:
 @click.option("--val-top", type=int, default=75, show_default=True, help="forensic: top-scoring val patches averaged")
 @click.option("--lambda-scale", type=float, default=1.0, show_default=True, help="forensic: multiply λ in the loss (see fcc train-adapter --help)")
 @click.option("--workers", type=int, default=0, show_default=True, help="forensic: data-loading processes per training process")
+@click.option("--keep-best", is_flag=True, help="forensic: export the weights of the best validation (accuracy, then AUC), not the last")
 @click.option("--checkpoint-dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="default: runs/codec-<config>-q<Q> (rd), runs/tic-<config>-ft-q<Q> (forensic)")
 @click.option("--resume", is_flag=True, help="continue from the last checkpoint in --checkpoint-dir")
 @click.option("--device", default=None, help="cpu, cuda (default: cuda if available)")
@@ -379,7 +380,7 @@ def collect_photos(out_dir, debian, max_side) -> None:
 @click.option("--force", is_flag=True, help="replace weights already registered")
 @_weights_option
 def train_codec(objective, steps, lr, init_from, detector_config, k_patches, validate_every, val_patches, val_top,
-                lambda_scale, workers, **options) -> None:
+                lambda_scale, workers, keep_best, **options) -> None:
     """Train the base codec (λ·255²·MSE + bpp), or fine-tune all of it for the detector (--objective forensic).
 
     Runs under torchrun too (DistributedDataParallel): torchrun --nproc_per_node=2 -m forensiccodec.train.codec_training ...
@@ -387,8 +388,8 @@ def train_codec(objective, steps, lr, init_from, detector_config, k_patches, val
     if objective == "rd":
         from .train.codec_training import train_codec_command
 
-        if lambda_scale != 1.0 or workers != 0:
-            raise UsageError("--lambda-scale and --workers are for --objective forensic")
+        if lambda_scale != 1.0 or workers != 0 or keep_best:
+            raise UsageError("--lambda-scale, --workers and --keep-best are for --objective forensic")
         train_codec_command(steps=20000 if steps is None else steps, lr=3e-4 if lr is None else lr, init_from=init_from, **options)
         return
     from .rate_points import rate_point_for_quality
@@ -400,7 +401,8 @@ def train_codec(objective, steps, lr, init_from, detector_config, k_patches, val
     summary = train_forensic(
         rate_point=rate_point_for_quality(quality), placement="full", steps=steps, lr=1e-4 if lr is None else lr,
         detector_config=detector_config, k_patches=k_patches, validate_every=validate_every,
-        val_patches=val_patches, val_top=val_top, lambda_scale=lambda_scale, workers=workers, **options,
+        val_patches=val_patches, val_top=val_top, lambda_scale=lambda_scale, workers=workers, keep_best=keep_best,
+        **options,
     )
     click.echo(json.dumps(summary))
 

@@ -11,6 +11,9 @@
 #
 # RUNS entries are quality:placement[:lambda-scale], placement in decoder|paper|full.
 # A short smoke run of each placement goes first and stops the script if anything fails.
+# STEPS=N skips the probe and trains N steps; KEEP_BEST=1 (with VALIDATE_EVERY) exports the
+# weights of the best validation; PACK_EACH=1 packs each run as it ends (one tar per run), so
+# that a run cut short by the machine's time limit loses only the runs still going.
 #
 # Usage (repository root, GPU machine):  OUT=/tmp/out bash scripts/train_forensic_gpu.sh
 # On a CPU, for a dry run:  DEVICE=cpu DEADLINE=150 PROBE=20 BATCH=2 PATCHES=4 RUNS="1:decoder" ...
@@ -29,6 +32,10 @@ WORK=${WORK:-/tmp/fcc-forensic-gpu}
 OUT=${OUT:-runs/forensic-gpu-out}
 FCC=${FCC:-python3 -m forensiccodec.cli}
 SMOKE=${SMOKE:-1}
+STEPS=${STEPS:-}
+VALIDATE_EVERY=${VALIDATE_EVERY:-}
+KEEP_BEST=${KEEP_BEST:-0}
+PACK_EACH=${PACK_EACH:-0}
 rm -rf "$WORK"; mkdir -p "$WORK" "$OUT"
 OUT=$(cd "$OUT" && pwd)  # the packing below runs in $WORK
 
@@ -54,21 +61,39 @@ last_step() {  # checkpoint dir -> last logged training step
   python3 -c "import json,sys; print([json.loads(l) for l in open(sys.argv[1])][-1]['step'])" "$1/train_log.jsonl" 2>/dev/null
 }
 
+pack_run() {  # run dir, destination folder: its exported file, its manifest, its logs
+  local dir=$1 dest=$2/$(basename "$1") exported
+  mkdir -p "$dest"
+  cp "$dir/train.log" "$dir/checkpoints/train_log.jsonl" "$dir/weights/manifest.json" "$dest/" 2>/dev/null
+  exported=$(tail -n 1 "$dir/train.log" | python3 -c "import json,sys; print(json.loads(sys.stdin.read()).get('exported',''))" 2>/dev/null)
+  [ -n "$exported" ] && cp "$dir/weights/$exported" "$dest/"
+}
+
 run_one() {  # quality placement [lambda-scale]
   local q=$1 placement=$2 scale=${3:-1}
   local name="q$q-$placement"; [ "$scale" = 1 ] || name="$name-x$scale"
-  local dir="$WORK/$name" log="$WORK/$name/train.log"
+  local dir="$WORK/$name" log="$WORK/$name/train.log" target left
+  local extra=(); [ "$KEEP_BEST" = 1 ] && extra+=(--keep-best)
   prepare "$dir"
-  train "$dir" "$q" "$placement" "$scale" --steps 1000000 --max-seconds "$PROBE" --no-export > "$log" 2>&1
-  local done_steps; done_steps=$(last_step "$dir/checkpoints")
-  if [ -z "$done_steps" ]; then echo "$name: the probe failed"; tail -n 5 "$log"; return 1; fi
-  # The time left, less a margin for the restart, the validations and the export.
-  local left=$(( DEADLINE - $(elapsed) - 40 ))
-  local target=$(( done_steps + done_steps * left / PROBE ))
-  echo "$name: $done_steps steps in ${PROBE}s -> $target steps, $(elapsed)s in"
-  train "$dir" "$q" "$placement" "$scale" --steps "$target" --resume --validate-every $(( target / 2 > 0 ? target / 2 : 1 )) \
+  if [ -n "$STEPS" ]; then
+    target=$STEPS; left=$(( DEADLINE - $(elapsed) - 20 )); : > "$log"
+  else
+    train "$dir" "$q" "$placement" "$scale" --steps 1000000 --max-seconds "$PROBE" --no-export > "$log" 2>&1
+    local done_steps; done_steps=$(last_step "$dir/checkpoints")
+    if [ -z "$done_steps" ]; then echo "$name: the probe failed"; tail -n 5 "$log"; return 1; fi
+    # The time left, less a margin for the restart, the validations and the export.
+    left=$(( DEADLINE - $(elapsed) - 40 ))
+    target=$(( done_steps + done_steps * left / PROBE ))
+    echo "$name: $done_steps steps in ${PROBE}s -> $target steps, $(elapsed)s in"
+    extra+=(--resume)
+  fi
+  train "$dir" "$q" "$placement" "$scale" --steps "$target" "${extra[@]}" \
+    --validate-every "${VALIDATE_EVERY:-$(( target / 2 > 0 ? target / 2 : 1 ))}" \
     --max-seconds $(( left + 10 )) --force >> "$log" 2>&1
   echo "$name: $(tail -n 1 "$log" | cut -c1-400)"
+  if [ "$PACK_EACH" = 1 ]; then
+    pack_run "$dir" "$WORK/pack" && tar cf "$OUT/$name.tar" -C "$WORK/pack" "$name"
+  fi
 }
 
 if [ "$SMOKE" = 1 ]; then
@@ -96,17 +121,13 @@ done
 wait
 echo "all runs ended ($(elapsed)s)"
 
-# Pack: per run its exported file, its manifest, its logs. Fine-tuned codecs (7 MB each) go two
-# to a tar, so that no file passes the 16 MiB that comes back from the machine.
-cd "$WORK" || exit 1
-for dir in q*; do
-  [ -d "$dir" ] || continue
-  mkdir -p "pack/$dir"
-  cp "$dir/train.log" "$dir/checkpoints/train_log.jsonl" "$dir/weights/manifest.json" "pack/$dir/" 2>/dev/null
-  exported=$(tail -n 1 "$dir/train.log" | python3 -c "import json,sys; print(json.loads(sys.stdin.read()).get('exported',''))" 2>/dev/null)
-  [ -n "$exported" ] && cp "$dir/weights/$exported" "pack/$dir/"
+[ "$PACK_EACH" = 1 ] && { ls -la "$OUT"; echo "done ($(elapsed)s)"; exit 0; }
+# Pack. Fine-tuned codecs (7 MB each) go two to a tar, so that no file passes the 16 MiB that
+# comes back from the machine.
+for dir in "$WORK"/q*; do
+  [ -d "$dir" ] && pack_run "$dir" "$WORK/pack"
 done
-cd pack || exit 1
+cd "$WORK/pack" || exit 1
 adapter_runs=$(ls -d q*-decoder* q*-paper* 2>/dev/null)
 [ -n "$adapter_runs" ] && tar cf "$OUT/adapters.tar" $adapter_runs
 full_runs=($(ls -d q*-full* 2>/dev/null))

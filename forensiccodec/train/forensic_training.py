@@ -37,6 +37,7 @@ from forensiccodec.detector.model import PatchDetector
 from forensiccodec.errors import UsageError, WeightsError
 from forensiccodec.images import crop, pad_to_multiple, psnr
 from forensiccodec.rate_points import RatePoint
+from forensiccodec.train.best_weights import BestValidatedWeights
 from forensiccodec.train.distributed import cleanup_distributed, setup_distributed
 from forensiccodec.train.forensic_objective import (
     TRAINING_PATCHES,
@@ -162,6 +163,7 @@ def train_forensic(
     lmbda: float | None = None,
     lambda_scale: float = 1.0,
     workers: int = 0,
+    keep_best: bool = False,
     checkpoint_dir: Path | None = None,
     resume: bool = False,
     device: str | None = None,
@@ -197,6 +199,8 @@ def train_forensic(
     val_samples = scan_split(data, "val") if (Path(data) / "val").is_dir() else []
     if validate_every is not None and not val_samples:
         raise UsageError(f"--validate-every needs a val/ split in {data}")
+    if keep_best and validate_every is None:
+        raise UsageError("--keep-best needs --validate-every (it keeps the weights of the best validation)")
 
     context = setup_distributed(device or "auto")
     if context.device.type == "cuda" and "OMP_NUM_THREADS" not in os.environ:
@@ -211,6 +215,11 @@ def train_forensic(
         dataset = LabelledCropDataset(train_samples, crop_size, seed=seed)
         validation = SplitValidation(model, val_samples, val_patches, val_top) if val_samples else None
         checkpoint_dir = Path(checkpoint_dir or f"runs/{name}")
+        best = None
+        if keep_best and validation is not None:
+            trainable_ids = {id(p) for p in trainable}
+            names = [n for n, p in codec.named_parameters() if id(p) in trainable_ids]
+            best = BestValidatedWeights(validation, codec, names, checkpoint_dir, resume=resume)
         config = TrainConfig(
             steps=steps, epochs=None if steps is not None else epochs, batch_size=batch_size, lr=lr,
             lr_milestones=(0.6,), lr_gamma=0.5, crop_size=crop_size, checkpoint_dir=str(checkpoint_dir),
@@ -222,7 +231,8 @@ def train_forensic(
         )
         started = time.monotonic()
         result = train_codec(model, dataset, ForensicLoss(loss_lambda), config, trainable_parameters=trainable,
-                             context=context, validate=validation)
+                             context=context, validate=best or validation)
+        kept = best.restore() if best is not None and context.is_main else None
         model = model.cpu()
         changed = frozen_weights_changed(detector_state, detector)
         if placement != "full":
@@ -240,6 +250,7 @@ def train_forensic(
             "trainable_parameters": sum(p.numel() for p in trainable),
             "final_metrics": {k: round(float(v), 5) for k, v in result.metrics.items()},
             "validation": result.validations[-1] if result.validations else None,
+            "kept_validation": kept,  # --keep-best: the validation whose weights are exported
             "stopped_early": result.stopped_early, "base_sha256": base.sha256, "detector": detector_config,
             "detector_sha256": _registered_sha(f"detector-{detector_config}", weights_dir),
             "wall_seconds": round(time.monotonic() - started, 1), "data": str(data),
@@ -293,6 +304,7 @@ def _export(codec: TIC, placement: str, config_name: str, quality: int, weights_
               help="multiply λ in the loss (the rate point and its base codec stay); for detectors whose "
                    "loss terms are much smaller than the paper's, where the rate term would dominate")
 @click.option("--workers", type=int, default=0, show_default=True, help="data-loading processes per training process")
+@click.option("--keep-best", is_flag=True, help="export the weights of the best validation (accuracy, then AUC), not the last")
 @click.option("--checkpoint-dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="default: runs/<entry name>")
 @click.option("--resume", is_flag=True, help="continue from the last checkpoint in --checkpoint-dir")
 @click.option("--device", default=None, help="cpu, cuda (default: cuda if available)")

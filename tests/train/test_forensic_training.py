@@ -124,7 +124,7 @@ def _train(tmp_path: Path, weights: Path, placement: str, **options) -> dict:
     return train_forensic(
         data=_data(tmp_path / f"data-{placement}") if "data" not in options else options.pop("data"),
         rate_point=rate_point_for_quality(1), placement=placement, config_name="tiny", detector_config="tiny",
-        steps=2, batch_size=2, crop_size=64, k_patches=3, checkpoint_dir=tmp_path / f"run-{placement}",
+        steps=options.pop("steps", 2), batch_size=2, crop_size=64, k_patches=3, checkpoint_dir=tmp_path / f"run-{placement}",
         device="cpu", weights_dir=weights, progress=False, val_patches=4, val_top=3, **options,
     )
 
@@ -230,3 +230,19 @@ def test_cli_refuses_bad_lambda_scale_and_workers(tmp_path: Path, registry: Path
         assert len(result.output.strip().splitlines()) == 1
     rd = runner.invoke(main, ["train-codec", "-q", "1", "--lambda-scale", "2", *common])
     assert rd.exit_code == 2 and "--objective forensic" in rd.output
+
+
+def test_keep_best_exports_the_weights_of_the_best_validation(tmp_path: Path, registry: Path) -> None:
+    from forensiccodec.adapters import load_adapted_codec
+    from forensiccodec.train.best_weights import BEST_FILE
+
+    summary = _train(tmp_path, registry, "decoder", steps=3, validate_every=1, keep_best=True)
+    validations = [r for r in (json.loads(line) for line in (tmp_path / "run-decoder" / "train_log.jsonl")
+                               .read_text().splitlines()) if "validation" in r]
+    scores = [(r["validation"]["accuracy"], r["validation"]["auc"]) for r in validations]
+    assert summary["kept_validation"]["step"] == validations[scores.index(max(scores))]["step"]
+    saved = torch.load(tmp_path / "run-decoder" / BEST_FILE, weights_only=True)["tensors"]
+    adapted = load_adapted_codec("tiny", 1, "decoder", registry).model.state_dict()
+    assert saved and all(torch.equal(adapted[name], value) for name, value in saved.items())
+    with pytest.raises(FccError, match="--validate-every"):
+        _train(tmp_path, registry, "paper", keep_best=True, export=False)
