@@ -26,16 +26,19 @@ def main(weights_dir: Path | None) -> None:
         record = entry.extra.get("training")
         if entry.kind not in KINDS or not record:
             continue
-        validation = record.get("validation") or {}
+        # With --keep-best the exported weights are those of the kept validation, not the last.
+        validation = record.get("kept_validation") or record.get("validation") or {}
+        device = "GPU" if str(record.get("device", "cpu")).startswith("cuda") else "CPU"
         rows.append(
             f"| {name} | {record['placement']} | {record['lambda']} | {record['trainable_parameters']:,} "
-            f"| {record['steps']} | {record['epochs']} | {record['seconds_per_step']} "
-            f"| {validation.get('accuracy', float('nan')):.3f} | {validation.get('psnr', float('nan')):.2f} "
-            f"| {validation.get('est_bpp', float('nan')):.4f} |"
+            f"| {record['batch_size']} | {record['k_patches']} | {record['steps']} | {validation.get('step', '–')} "
+            f"| {record['epochs']} | {record['seconds_per_step']} ({device}) "
+            f"| {validation.get('accuracy', float('nan')):.3f} | {validation.get('auc', float('nan')):.3f} "
+            f"| {validation.get('psnr', float('nan')):.2f} | {validation.get('est_bpp', float('nan')):.4f} |"
         )
-    click.echo("| weights | placement | λ | trainable parameters | steps | epochs | s/step (this CPU) "
-               "| val. accuracy | val. PSNR | val. est. bpp |")
-    click.echo("|---|---|---|---|---|---|---|---|---|---|")
+    click.echo("| weights | placement | λ | trainable parameters | batch | patches | steps | exported step | epochs "
+               "| s/step | val. accuracy | val. AUC | val. PSNR | val. est. bpp |")
+    click.echo("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         click.echo(row)
 
