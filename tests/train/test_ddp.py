@@ -45,3 +45,50 @@ def test_two_gloo_processes_train_identically(tmp_path):
     for name, value in rank0.items():
         assert torch.equal(value, rank1[name]), name
         assert torch.equal(value, checkpoint["model"][name]), name
+
+
+def test_forensic_adapters_train_under_torchrun(tmp_path):
+    """`python -m forensiccodec.train.forensic_training` under torchrun: one registered export,
+    validation and --keep-best on the main process, the frozen base untouched."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from forensiccodec.codec.config import get_config
+    from forensiccodec.codec.tic import TIC
+    from forensiccodec.detector import build_backbone
+    from forensiccodec.detector.weights import export_detector
+    from forensiccodec.zoo import Manifest, export_codec, sha256_of_file
+
+    weights = tmp_path / "weights"
+    torch.manual_seed(1)
+    export_codec(TIC(get_config("tiny")).eval(), config_name="tiny", quality=1, weights_dir=weights)
+    torch.manual_seed(2)
+    export_detector(build_backbone("tiny").eval(), config_name="tiny", weights_dir=weights, n_patches=8, top_m=6)
+    base_sha = sha256_of_file(weights / Manifest.load(weights).entries["tic-tiny-q1"].file)
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for label in ("real", "synthetic"):
+            folder = tmp_path / "data" / split / label
+            folder.mkdir(parents=True)
+            for index in range(2):
+                Image.fromarray(rng.integers(0, 256, size=(64, 64, 3), dtype=np.uint8)).save(folder / f"{index}.png")
+
+    run = tmp_path / "run"
+    process = run_two_processes(
+        ["-m", "forensiccodec.train.forensic_training", "--data", str(tmp_path / "data"), "-q", "1",
+         "--placement", "paper", "--config", "tiny", "--detector", "tiny", "--steps", "2", "--batch-size", "1",
+         "--crop-size", "64", "--patches", "2", "--val-patches", "4", "--val-top", "3", "--validate-every", "1",
+         "--keep-best", "--device", "cpu", "--weights-dir", str(weights), "--checkpoint-dir", str(run),
+         "--no-progress"],
+        timeout=300,
+    )
+    assert process.returncode == 0, process.stderr[-3000:]
+    summaries = [json.loads(line) for line in process.stdout.splitlines() if line.startswith("{")]
+    exported = [s for s in summaries if "exported" in s]
+    assert len(exported) == 1 and exported[0]["world_size"] == 2 and exported[0]["kept_validation"]["step"] in (1, 2)
+    assert torch.load(run / "last.pt", weights_only=True)["world_size"] == 2
+    entries = Manifest.load(weights).entries
+    assert "sfma-tiny-q1-paper" in entries
+    assert sha256_of_file(weights / entries["tic-tiny-q1"].file) == base_sha
