@@ -173,13 +173,15 @@ def train_detector_command(**options: Any) -> None:
               help="photographs collected by `fcc collect-photos` (default: datasets/photos, collected if missing)")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--tile-size", type=click.IntRange(min=96), default=256, show_default=True)
-def demo_data(out_dir, photos_dir, seed, tile_size) -> None:
+@click.option("--paired", is_flag=True,
+              help="every tile twice, as itself and reconstructed: classes matched in content (twice the images)")
+def demo_data(out_dir, photos_dir, seed, tile_size, paired) -> None:
     """Build a small real-vs-synthetic set in OUT_DIR/{train,val,test}/{real,synthetic} (no network)."""
     from .cli import stderr, stdout
-    from .data.demo import build_demo_data
+    from .data.demo import DemoSettings, build_demo_data
 
-    summary = build_demo_data(out_dir, photos_dir=photos_dir, seed=seed, tile_size=tile_size,
-                              progress=stderr.is_terminal)
+    summary = build_demo_data(out_dir, photos_dir=photos_dir, seed=seed,
+                              settings=DemoSettings(tile_size=tile_size, paired=paired), progress=stderr.is_terminal)
     stdout.print(summary.table())
     stdout.print(summary.generator_table())
     stdout.print(f"{summary.total_bytes / 1e6:.1f} MB in {summary.seconds:.0f} s", highlight=False)

@@ -143,7 +143,12 @@ def test_demo_data_passes_its_options(tmp_path: Path, monkeypatch: pytest.Monkey
     result = CliRunner().invoke(fcc, ["demo-data", str(tmp_path / "out"), "--seed", "3", "--photos", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert calls["seed"] == 3 and calls["photos_dir"] == tmp_path and calls["out_dir"] == tmp_path / "out"
+    assert calls["settings"].paired is False and calls["settings"].tile_size == 256
     assert "counts table" in result.output and "2.0 MB" in result.output
+
+    paired = CliRunner().invoke(fcc, ["demo-data", str(tmp_path / "out2"), "--paired", "--tile-size", "128"])
+    assert paired.exit_code == 0, paired.output
+    assert calls["settings"].paired is True and calls["settings"].tile_size == 128
 
 
 def test_import_weights_detector_registers_the_paper_detector(tmp_path: Path) -> None:
