@@ -53,7 +53,8 @@ def _detect(*args: str) -> click.testing.Result:
 
 
 def test_detect_table_json_and_determinism(tmp_path: Path, weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    a, b = _image(tmp_path / "a.png", 1), _image(tmp_path / "b.png", 2)
+    a = _image(tmp_path / "a.png", 1)
+    _image(tmp_path / "b.png", 2)
     monkeypatch.chdir(tmp_path)  # short paths: the table must not wrap them
     result = _detect("a.png", "b.png", "--weights-dir", str(weights))
     assert result.exit_code == 0, result.output
@@ -122,7 +123,7 @@ def test_train_detector_command(tmp_path: Path) -> None:
 
 
 def test_demo_data_passes_its_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import forensiccodec.data.demo as demo
+    from forensiccodec.data import demo
 
     calls = {}
 

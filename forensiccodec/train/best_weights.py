@@ -66,7 +66,7 @@ class BestValidatedWeights:
             return None
         missing = set(self.names) - set(self.record["tensors"])
         if missing:
-            raise ValueError(f"{self.path} lacks {len(missing)} trainable tensors (first: {sorted(missing)[0]})")
+            raise ValueError(f"{self.path} lacks {len(missing)} trainable tensors (first: {min(missing)})")
         with torch.no_grad():
             state = self.module.state_dict()
             for name in self.names:
