@@ -8,8 +8,9 @@
                                                    <stem>.<extractor>.npy Fréchet features
     OUT/cache/uncompressed/<real|synthetic>/<stem>.json, .npy            (the original is not copied)
 
-A decoded PNG is reused when its encoded file exists too; every file is written atomically
-(:mod:`forensiccodec.files`), so a file that exists is complete.
+A decoded PNG is reused when its encoded file exists too and the record names the same weight
+files (sha256) as the run's, so retrained weights are never reported with stale pictures; every
+file is written atomically (:mod:`forensiccodec.files`), so a file that exists is complete.
 """
 
 from __future__ import annotations
@@ -64,6 +65,11 @@ class CacheEntry:
         self.directory.mkdir(parents=True, exist_ok=True)
         text = json.dumps(record, indent=1, sort_keys=True) + "\n"
         atomic_write_bytes(self.record_path, text.encode(), overwrite=True)
+
+    def clear_features(self) -> None:
+        """Delete every extractor's features (they belong to a decoded image being replaced)."""
+        for path in self.directory.glob(f"{self.stem}.*.npy"):
+            path.unlink(missing_ok=True)
 
     def read_features(self, extractor: str) -> np.ndarray | None:
         path = self.features_path(extractor)

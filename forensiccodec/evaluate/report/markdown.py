@@ -33,6 +33,16 @@ def _summary_table(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _weights_table(report: dict[str, Any]) -> list[str]:
+    """Which weight files (manifest name, sha256 prefix) each coded point used."""
+    rows = [
+        f"| {setting['name']} | q{p['rate']} | "
+        + ", ".join(f"`{name}` {sha[:12]}" for name, sha in p["weights"].items()) + " |"
+        for setting in report["settings"] for p in setting["points"] if p.get("weights")
+    ]
+    return ["| setting | rate | weights (sha256) |", "|---|---|---|", *rows] if rows else []
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     detector = report["detector"]
     figures = report["figures"]
@@ -85,6 +95,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"![qualitative]({figures['qualitative']})",
         "",
     ]
+    weights = _weights_table(report)
+    if weights:
+        lines += ["## Weights", "", "The cache is reused only for these files.", "", *weights, ""]
     return "\n".join(lines)
 
 

@@ -42,6 +42,7 @@ class Produced:
     decode_seconds: float | None
     quality: int | None = None  # the JPEG/WebP quality chosen
     reused: bool = False  # taken from the cache, not coded again
+    weights: dict[str, str] | None = None  # manifest name -> sha256 of the weight files behind it
 
 
 class Producer:
@@ -54,6 +55,7 @@ class Producer:
         self.weights_dir = weights_dir
         self.store = CodecStore(weights_dir)
         self._encoders: dict[tuple[str, int], Any] = {}
+        self._weights: dict[tuple[str, int], dict[str, str]] = {}
         self.encode_count = 0  # files coded in this run (the tests check that resuming codes none)
 
     # ---- availability ----------------------------------------------------------------------
@@ -87,6 +89,24 @@ class Producer:
             self.store.adapted(self.config_name, rate, "decoder")  # decode_file(adapters="forensic") uses these
         return encoder
 
+    def weights_used(self, setting: Setting, rate: int) -> dict[str, str]:
+        """Manifest name -> sha256 of the weight files behind ``setting`` at ``rate`` (JPEG and
+        WebP: the base codec's, whose bpp they match). A cached file is reused only for these."""
+        from forensiccodec.adapters import adapter_entry_name, finetuned_entry_name
+        from forensiccodec.zoo import Manifest
+
+        key = (setting.name, rate)
+        if key not in self._weights:
+            manifest = Manifest.load(self.weights_dir)
+            if setting.finetuned:
+                names = [finetuned_entry_name(self.config_name, rate)]
+            else:
+                names = [manifest.codec_entry(self.config_name, rate).name]
+                if setting.placement is not None:
+                    names.append(adapter_entry_name(self.config_name, rate, setting.placement))
+            self._weights[key] = {name: manifest.entries[name].sha256 for name in names if name in manifest.entries}
+        return self._weights[key]
+
     # ---- coding ----------------------------------------------------------------------------
 
     def produce(self, setting: Setting, rate: int | None, image: Path, entry: CacheEntry,
@@ -94,20 +114,24 @@ class Producer:
         """The setting's decoded image of ``image``, from the cache when it is there."""
         if setting.kind not in (LEARNED, CLASSIC):
             return Produced(decoded=image, encoded=None, bpp=None, encode_seconds=None, decode_seconds=None)
+        assert rate is not None
+        weights = self.weights_used(setting, rate)
         record = entry.read_record()
-        if entry.has_decoded():
+        if entry.has_decoded() and record.get("weights") == weights:
             assert entry.encoded is not None
             pixels = load_image(image).info
             return Produced(
                 decoded=entry.decoded, encoded=entry.encoded,
                 bpp=8 * entry.encoded.stat().st_size / (pixels.width * pixels.height),
                 encode_seconds=record.get("encode_seconds"), decode_seconds=record.get("decode_seconds"),
-                quality=record.get("quality"), reused=True,
+                quality=record.get("quality"), reused=True, weights=weights,
             )
+        # New or other weights: the scores, PSNR and features of an earlier file are stale too.
+        record = {"weights": weights}
+        entry.clear_features()
         entry.directory.mkdir(parents=True, exist_ok=True)
         self.encode_count += 1
         if setting.kind == LEARNED:
-            assert rate is not None
             produced = self._code_learned(setting, rate, image, entry)
         else:
             if base_bpp is None:
@@ -116,6 +140,7 @@ class Producer:
         record.update(bpp=produced.bpp, encode_seconds=produced.encode_seconds,
                       decode_seconds=produced.decode_seconds, quality=produced.quality)
         entry.write_record(record)
+        produced.weights = weights
         return produced
 
     def _code_learned(self, setting: Setting, rate: int, image: Path, entry: CacheEntry) -> Produced:

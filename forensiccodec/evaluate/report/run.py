@@ -172,6 +172,7 @@ class _Runner:
         point: dict[str, Any] = {"rate": rate}
         if rate is not None:
             point["lambda"] = rate_point_for_quality(rate).lmbda
+            point["weights"] = self.producer.weights_used(setting, rate)
         point.update(summarise_point(images))
         point["reused_from_cache"] = sum(1 for i in images if i.get("reused"))
         stacked = np.concatenate(features) if features else None
