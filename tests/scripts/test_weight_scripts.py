@@ -1,0 +1,111 @@
+"""scripts/register_trained_weights.py and scripts/record_forensic_metrics.py: weights trained
+elsewhere are registered only if they match their manifest and this folder's base codec and
+detector, and measured metrics attach only to the file they were measured on."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from forensiccodec.codec.config import get_config
+from forensiccodec.codec.tic import TIC
+from forensiccodec.detector import build_backbone
+from forensiccodec.detector.weights import export_detector
+from forensiccodec.rate_points import rate_point_for_quality
+from forensiccodec.train.forensic_training import train_forensic
+from forensiccodec.zoo import Manifest, export_codec, sha256_of_file
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+ENTRY = "sfma-tiny-q1-decoder"
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def base_registry(directory: Path, codec_seed: int = 1) -> Path:
+    torch.manual_seed(codec_seed)
+    export_codec(TIC(get_config("tiny")).eval(), config_name="tiny", quality=1, weights_dir=directory)
+    torch.manual_seed(2)
+    export_detector(build_backbone("tiny").eval(), config_name="tiny", weights_dir=directory, n_patches=8, top_m=6)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run folder as the GPU recipe packs it: one exported adapter file and its manifest."""
+    root = tmp_path_factory.mktemp("run")
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for label in ("real", "synthetic"):
+            (root / "data" / split / label).mkdir(parents=True)
+            Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(root / "data" / split / label / "a.png")
+    weights = base_registry(root / "weights")
+    shutil.copytree(weights, root / "clean")  # what a target registry holds (exports are not byte-reproducible)
+    torch.set_num_threads(1)
+    train_forensic(data=root / "data", rate_point=rate_point_for_quality(1), placement="decoder", config_name="tiny",
+                   detector_config="tiny", steps=1, batch_size=2, crop_size=64, k_patches=2, device="cpu",
+                   checkpoint_dir=root / "checkpoints", weights_dir=weights, progress=False)
+    packed = root / "packed"
+    packed.mkdir()
+    entry = Manifest.load(weights).entries[ENTRY]
+    shutil.copy(weights / entry.file, packed / entry.file)
+    shutil.copy(weights / "manifest.json", packed / "manifest.json")
+    return packed
+
+
+def clean_registry(trained_run: Path, directory: Path) -> Path:
+    """The base codec and detector the run was trained against, and nothing else."""
+    return Path(shutil.copytree(trained_run.parent / "clean", directory))
+
+
+def test_register_copies_a_matching_run(trained_run: Path, tmp_path: Path) -> None:
+    target = clean_registry(trained_run, tmp_path / "weights")
+    load_script("register_trained_weights").main([str(trained_run), "--weights-dir", str(target)])
+    entry = Manifest.load(target).entries[ENTRY]
+    assert sha256_of_file(target / entry.file) == entry.sha256
+    assert entry.extra["training"]["detector"] == "tiny"
+
+
+def test_register_refuses_a_changed_file_or_another_base(trained_run: Path, tmp_path: Path) -> None:
+    script = load_script("register_trained_weights")
+    tampered = tmp_path / "tampered"
+    shutil.copytree(trained_run, tampered)
+    weights_file = next(tampered.glob("*.safetensors"))
+    weights_file.write_bytes(weights_file.read_bytes()[:-1] + b"\0")
+    with pytest.raises(SystemExit, match="sha256"):
+        script.main([str(tampered), "--weights-dir", str(clean_registry(trained_run, tmp_path / "a"))])
+    with pytest.raises(SystemExit, match="base codec"):
+        script.main([str(trained_run), "--weights-dir", str(base_registry(tmp_path / "b", codec_seed=5))])
+    assert ENTRY not in Manifest.load(tmp_path / "b").entries
+
+
+def test_metrics_attach_only_to_the_file_they_were_measured_on(trained_run: Path, tmp_path: Path) -> None:
+    target = clean_registry(trained_run, tmp_path / "weights")
+    load_script("register_trained_weights").main([str(trained_run), "--weights-dir", str(target)])
+    sha = Manifest.load(target).entries[ENTRY].sha256
+    point = {"rate": 1, "accuracy": 0.75, "auc": 0.8, "real_accuracy": 0.5, "synthetic_accuracy": 1.0,
+             "bpp_mean": 0.1, "psnr_mean": 25.0, "n_real": 2, "n_synthetic": 2, "weights": {ENTRY: sha}}
+    report = {"data": "d", "split": "test", "detector": {"sha256": "x", "n_patches": 8, "top_m": 6},
+              "settings": [{"name": "adapters-decoder", "points": [point]}]}
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+    script = load_script("record_forensic_metrics")
+    assert script.main([str(path), "--weights-dir", str(target)]) == 0
+    assert Manifest.load(target).entries[ENTRY].extra["metrics"]["demo-test"]["accuracy"] == 0.75
+
+    point["weights"] = {ENTRY: "0" * 64}
+    point["accuracy"] = 0.5
+    path.write_text(json.dumps(report))
+    assert script.main([str(path), "--weights-dir", str(target), "--key", "other"]) == 1
+    assert "other" not in Manifest.load(target).entries[ENTRY].extra["metrics"]
