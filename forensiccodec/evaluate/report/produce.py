@@ -42,7 +42,6 @@ class Produced:
     decode_seconds: float | None
     quality: int | None = None  # the JPEG/WebP quality chosen
     reused: bool = False  # taken from the cache, not coded again
-    weights: dict[str, str] | None = None  # manifest name -> sha256 of the weight files behind it
 
 
 class Producer:
@@ -124,7 +123,7 @@ class Producer:
                 decoded=entry.decoded, encoded=entry.encoded,
                 bpp=8 * entry.encoded.stat().st_size / (pixels.width * pixels.height),
                 encode_seconds=record.get("encode_seconds"), decode_seconds=record.get("decode_seconds"),
-                quality=record.get("quality"), reused=True, weights=weights,
+                quality=record.get("quality"), reused=True,
             )
         # New or other weights: the scores, PSNR and features of an earlier file are stale too.
         record = {"weights": weights}
@@ -140,7 +139,6 @@ class Producer:
         record.update(bpp=produced.bpp, encode_seconds=produced.encode_seconds,
                       decode_seconds=produced.decode_seconds, quality=produced.quality)
         entry.write_record(record)
-        produced.weights = weights
         return produced
 
     def _code_learned(self, setting: Setting, rate: int, image: Path, entry: CacheEntry) -> Produced:
