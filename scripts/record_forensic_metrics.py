@@ -16,6 +16,7 @@ import json
 import sys
 from pathlib import Path
 
+from forensiccodec.errors import FccError
 from forensiccodec.zoo import Manifest
 
 FORENSIC_SETTINGS = ("adapters-paper", "adapters-decoder", "finetuned")
@@ -38,8 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--key", default="demo-test", help="name of the measurement in each entry's metrics")
     parser.add_argument("--weights-dir", type=Path, default=Path("weights"))
     args = parser.parse_args(argv)
-    report = json.loads(args.report.read_text())
-    manifest = Manifest.load(args.weights_dir)
+    try:
+        report = json.loads(args.report.read_text())
+        manifest = Manifest.load(args.weights_dir)
+    except (OSError, json.JSONDecodeError, FccError) as error:
+        raise SystemExit(f"error: {args.report}: {error}") from None
     recorded, refused = [], []
     for setting in report["settings"]:
         if setting["name"] not in FORENSIC_SETTINGS:

@@ -2,8 +2,9 @@
 
 Each RUN_DIR holds one exported ``.safetensors`` file and the ``manifest.json`` of the private
 weights folder it was exported into. The file is checked against its manifest entry (sha256)
-and against this folder (same base codec and detector), then copied in and its entry
-registered, replacing any entry of the same name.
+and against this folder (same base codec and detector); only when every RUN_DIR passes are the
+files copied in (atomically) and their entries registered, replacing entries of the same name,
+so a bad run never leaves a registered name pointing at another file.
 
 Usage:  python scripts/register_trained_weights.py RUN_DIR [RUN_DIR ...] [--weights-dir weights]
 """
@@ -11,20 +12,16 @@ Usage:  python scripts/register_trained_weights.py RUN_DIR [RUN_DIR ...] [--weig
 from __future__ import annotations
 
 import argparse
-import hashlib
-import shutil
 import sys
 from pathlib import Path
 
-from forensiccodec.zoo import Manifest
+from forensiccodec.errors import FccError
+from forensiccodec.files import atomic_write_bytes
+from forensiccodec.zoo import Manifest, WeightsEntry, sha256_of_file
 
 
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def register(run_dir: Path, target: Manifest) -> str:
-    """Copy the run's exported file into ``target`` and register it; returns the entry name."""
+def checked_run(run_dir: Path, target: Manifest) -> tuple[Path, WeightsEntry]:
+    """The run's exported file and its manifest entry, after every check against ``target``."""
     files = sorted(run_dir.glob("*.safetensors"))
     if len(files) != 1:
         raise SystemExit(f"{run_dir}: expected one exported .safetensors file, found {len(files)}")
@@ -33,7 +30,7 @@ def register(run_dir: Path, target: Manifest) -> str:
     if len(matches) != 1:
         raise SystemExit(f"{run_dir}: {files[0].name} is not in its manifest.json")
     entry = matches[0]
-    if sha256_of(files[0]) != entry.sha256:
+    if sha256_of_file(files[0]) != entry.sha256:
         raise SystemExit(f"{run_dir}: {files[0].name} does not match its manifest's sha256")
     training = entry.extra.get("training", {})
     checks = (
@@ -43,9 +40,7 @@ def register(run_dir: Path, target: Manifest) -> str:
     for what, registered, trained_against in checks:
         if registered is None or registered.sha256 != trained_against:
             raise SystemExit(f"{run_dir}: trained against a {what} that is not the one registered here")
-    shutil.copyfile(files[0], target.directory / entry.file)
-    target.entries[entry.name] = entry
-    return entry.name
+    return files[0], entry
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,10 +48,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dirs", nargs="+", type=Path)
     parser.add_argument("--weights-dir", type=Path, default=Path("weights"))
     args = parser.parse_args(argv)
-    target = Manifest.load(args.weights_dir)
-    names = [register(run_dir, target) for run_dir in args.run_dirs]
-    target.save()
-    print(f"registered {', '.join(names)} in {args.weights_dir}")
+    try:
+        target = Manifest.load(args.weights_dir)
+        runs = [checked_run(run_dir, target) for run_dir in args.run_dirs]
+        for path, entry in runs:
+            atomic_write_bytes(target.directory / entry.file, path.read_bytes(), overwrite=True)
+            target.entries[entry.name] = entry
+        target.save()
+    except (FccError, OSError) as error:
+        raise SystemExit(f"error: {error}") from None
+    print(f"registered {', '.join(entry.name for _, entry in runs)} in {args.weights_dir}")
     return 0
 
 

@@ -83,8 +83,11 @@ def test_register_refuses_a_changed_file_or_another_base(trained_run: Path, tmp_
     shutil.copytree(trained_run, tampered)
     weights_file = next(tampered.glob("*.safetensors"))
     weights_file.write_bytes(weights_file.read_bytes()[:-1] + b"\0")
+    target = clean_registry(trained_run, tmp_path / "a")
     with pytest.raises(SystemExit, match="sha256"):
-        script.main([str(tampered), "--weights-dir", str(clean_registry(trained_run, tmp_path / "a"))])
+        script.main([str(trained_run), str(tampered), "--weights-dir", str(target)])
+    # The good run before the bad one was not copied in either: nothing is half-registered.
+    assert ENTRY not in Manifest.load(target).entries and not list(target.glob("sfma-*"))
     with pytest.raises(SystemExit, match="base codec"):
         script.main([str(trained_run), "--weights-dir", str(base_registry(tmp_path / "b", codec_seed=5))])
     assert ENTRY not in Manifest.load(tmp_path / "b").entries
@@ -109,3 +112,5 @@ def test_metrics_attach_only_to_the_file_they_were_measured_on(trained_run: Path
     path.write_text(json.dumps(report))
     assert script.main([str(path), "--weights-dir", str(target), "--key", "other"]) == 1
     assert "other" not in Manifest.load(target).entries[ENTRY].extra["metrics"]
+    with pytest.raises(SystemExit, match="^error: "):
+        script.main([str(tmp_path / "missing.json"), "--weights-dir", str(target)])
