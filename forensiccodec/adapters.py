@@ -200,6 +200,59 @@ def read_adapter_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, st
     return tensors, metadata
 
 
+@dataclass(frozen=True)
+class InitialAdapters:
+    """Adapter tensors to start a training run from (``fcc train-adapter --init-from``)."""
+
+    tensors: dict[str, torch.Tensor]  # only the training placement's keys
+    shifted_window_mask: bool  # False: trained without Swin's mask in g_a/g_s (Adapt-ICMH)
+    record: dict[str, Any]  # what the training record says about the start
+
+
+def initial_adapters(
+    source: str, placement: str, base_sha256: str, reference: TIC, weights_dir: Path | None = None
+) -> InitialAdapters:
+    """Read the adapters a run starts from: a registered adapter set by name (e.g. the shipped
+    ``sfma-small-q1-paper`` or an imported public ``sfma-paper-q1-paper``) or an adapter file.
+
+    Refuses (one line) adapters trained on another base codec, a file without the placement's
+    decoder adapters, and tensors whose shapes do not fit ``reference``. A ``paper`` run started
+    from a ``decoder`` set starts its encoder adapters as the identity.
+    """
+    check_placement(placement)
+    manifest = Manifest.load(weights_dir)
+    entry = manifest.entries.get(source)
+    if entry is not None and entry.kind == ADAPTERS_KIND:
+        path, sha256 = verified_weights_file(manifest, entry)
+    elif Path(source).is_file():
+        path = Path(source)
+        sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    else:
+        registered = sorted(n for n, e in manifest.entries.items() if e.kind == ADAPTERS_KIND)
+        raise UsageError(
+            f"--init-from {source}: neither an adapter file nor an adapter set registered in {manifest.directory}"
+            f" (registered: {', '.join(registered) or 'none'})"
+        )
+    tensors, metadata = read_adapter_file(path)
+    if metadata["base_sha256"] != base_sha256:
+        raise WeightsError(
+            f"--init-from {source}: trained on base codec {metadata['base_sha256'][:16]}…, this run's base codec is"
+            f" {base_sha256[:16]}…; adapters only make sense on the base codec they were trained on"
+        )
+    wanted = {k: v for k, v in tensors.items() if k.startswith(placement_prefixes(placement))}
+    if not any(k.startswith(DECODER_PREFIX) for k in wanted):
+        raise WeightsError(f"--init-from {source}: holds no decoder adapters")
+    expected = reference.state_dict()
+    misfit = [k for k, v in wanted.items() if k not in expected or expected[k].shape != v.shape]
+    if misfit:
+        raise WeightsError(f"--init-from {source}: {len(misfit)} tensors do not fit this codec (first: {misfit[0]})")
+    return InitialAdapters(
+        tensors=wanted,
+        shifted_window_mask=metadata.get("shifted_window_mask") != "false",
+        record={"source": source, "sha256": sha256, "placement": metadata["placement"], "tensors": len(wanted)},
+    )
+
+
 def identity_encoder_adapters(config: TICConfig) -> dict[str, torch.Tensor]:
     """Encoder adapter tensors that change nothing (the decoder placement never switches them on)."""
     tensors = {}

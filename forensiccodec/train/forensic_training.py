@@ -22,7 +22,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import torch
@@ -45,6 +45,9 @@ from forensiccodec.train.forensic_objective import (
     ForensicLoss,
 )
 from forensiccodec.train.loop import TrainConfig, TrainingError, train_codec
+
+if TYPE_CHECKING:
+    from forensiccodec.adapters import InitialAdapters
 
 OBJECTIVES = ("paper", "decoder", "full")
 TRAINABLE_PREFIXES = {
@@ -81,6 +84,26 @@ def build_trainable_codec(base: TIC, placement: str) -> tuple[TIC, list[nn.Param
             trainable.append(parameter)
     check_trainable(codec, placement)
     return codec, trainable
+
+
+def start_from_adapters(codec: TIC, source: str, placement: str, base_sha256: str,
+                        weights_dir: Path | None) -> InitialAdapters:
+    """Load trained adapters (``--init-from``) into the trainable copy, in place, so the
+    optimiser's parameters stay the same objects. On a resume the checkpoint then overwrites
+    them, but the mask setting below must still be applied: it is not in the state dict."""
+    from forensiccodec.adapters import drop_transform_shift_masks, initial_adapters
+
+    initial = initial_adapters(source, placement, base_sha256, codec, weights_dir)
+    with torch.no_grad():
+        state = codec.state_dict()
+        for key, value in initial.tensors.items():
+            state[key].copy_(value)
+    if not initial.shifted_window_mask:
+        # Adapt-ICMH adapters act without Swin's mask in g_a/g_s (adapters.py); h_a/h_s keep it,
+        # so the rate term is still the base entropy model's. The flag goes into the export.
+        drop_transform_shift_masks(codec)
+        codec.shifted_window_mask = False
+    return initial
 
 
 def check_trainable(codec: TIC, placement: str) -> None:
@@ -164,6 +187,7 @@ def train_forensic(
     lambda_scale: float = 1.0,
     workers: int = 0,
     keep_best: bool = False,
+    init_from: str | None = None,
     checkpoint_dir: Path | None = None,
     resume: bool = False,
     device: str | None = None,
@@ -201,6 +225,8 @@ def train_forensic(
         raise UsageError(f"--validate-every needs a val/ split in {data}")
     if keep_best and validate_every is None:
         raise UsageError("--keep-best needs --validate-every (it keeps the weights of the best validation)")
+    if init_from is not None and placement == "full":
+        raise UsageError("--init-from starts adapters; full fine-tuning starts from the registered base codec")
 
     context = setup_distributed(device or "auto")
     if context.device.type == "cuda" and "OMP_NUM_THREADS" not in os.environ:
@@ -209,6 +235,7 @@ def train_forensic(
         base = load_codec(config_name, quality, weights_dir)
         detector: PatchDetector = load_detector(detector_config, weights_dir)
         codec, trainable = build_trainable_codec(base.model, placement)
+        initial = start_from_adapters(codec, init_from, placement, base.sha256, weights_dir) if init_from else None
         base_state = {k: v.clone() for k, v in base.model.state_dict().items()}
         detector_state = {k: v.clone() for k, v in detector.state_dict().items()}
         model = ForensicCodecPass(codec, detector, k_patches)
@@ -226,7 +253,7 @@ def train_forensic(
             resume=resume, seed=seed, device=device or "auto", max_seconds=max_seconds, progress=progress,
             num_workers=workers, validate_every=validate_every, validation_metric="accuracy", validation_higher_is_better=True,
             extra={"objective": "forensic", "placement": placement, "quality": quality, "lambda": lmbda,
-                   "lambda_scale": lambda_scale,
+                   "lambda_scale": lambda_scale, "init_from": init_from,
                    "config_name": config_name, "detector": detector_config, "k_patches": k_patches, "data": str(data)},
         )
         started = time.monotonic()
@@ -251,6 +278,7 @@ def train_forensic(
             "final_metrics": {k: round(float(v), 5) for k, v in result.metrics.items()},
             "validation": result.validations[-1] if result.validations else None,
             "kept_validation": kept,  # --keep-best: the validation whose weights are exported
+            "init_from": initial.record if initial is not None else None,
             "stopped_early": result.stopped_early, "base_sha256": base.sha256, "detector": detector_config,
             "detector_sha256": _registered_sha(f"detector-{detector_config}", weights_dir),
             "wall_seconds": round(time.monotonic() - started, 1), "data": str(data),
@@ -305,6 +333,9 @@ def _export(codec: TIC, placement: str, config_name: str, quality: int, weights_
                    "loss terms are much smaller than the paper's, where the rate term would dominate")
 @click.option("--workers", type=int, default=0, show_default=True, help="data-loading processes per training process")
 @click.option("--keep-best", is_flag=True, help="export the weights of the best validation (accuracy, then AUC), not the last")
+@click.option("--init-from", default=None, metavar="NAME|FILE",
+              help="start from trained adapters (a registered set, e.g. sfma-small-q1-paper, or an adapter "
+                   "file) instead of the identity: fine-tune shipped or public adapters on your own data")
 @click.option("--checkpoint-dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="default: runs/<entry name>")
 @click.option("--resume", is_flag=True, help="continue from the last checkpoint in --checkpoint-dir")
 @click.option("--device", default=None, help="cpu, cuda (default: cuda if available)")

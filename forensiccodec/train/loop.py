@@ -168,7 +168,7 @@ def train_codec(
     if config.resume:
         if checkpoint_path is None or not checkpoint_path.is_file():
             raise TrainingError(f"--resume: no checkpoint at {checkpoint_path}")
-        start_step, validations = _load_checkpoint(checkpoint_path, model, optimizer, aux_optimizer, context)
+        start_step, validations = _load_checkpoint(checkpoint_path, model, optimizer, aux_optimizer, context, config)
     else:
         torch.manual_seed(config.seed * 1000 + context.rank)  # quantisation noise, per process
 
@@ -366,6 +366,7 @@ def _load_checkpoint(
     optimizer: torch.optim.Optimizer,
     aux_optimizer: torch.optim.Optimizer | None,
     context: DistributedContext,
+    config: TrainConfig,
 ) -> tuple[int, list[dict[str, float]]]:
     """Restore the model, optimisers and RNG; returns the step and the validation history."""
     try:
@@ -374,6 +375,7 @@ def _load_checkpoint(
         raise TrainingError(f"cannot read checkpoint {path}: {error}") from error
     if state.get("format") != CHECKPOINT_FORMAT:
         raise TrainingError(f"checkpoint {path} has an unknown format {state.get('format')!r}")
+    check_same_run(state.get("config") or {}, config, path)
     try:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -388,6 +390,42 @@ def _load_checkpoint(
         torch.manual_seed(hash((state["step"], context.rank)) % 2**31)
     validations = [dict(record) for record in state.get("validations") or []]
     return int(state["step"]), validations
+
+
+# Settings a resumed run may change: how long it runs, where and how it reports. Every other
+# setting (batch, learning rate and schedule, crops, seed, and everything in ``extra``: the
+# loss's λ, the placement, the data...) defines the run, and a resume that changed one would
+# silently train a mixture of two runs under one record.
+RESUMABLE_CHANGES = frozenset({
+    "steps", "epochs", "checkpoint_dir", "checkpoint_every", "resume", "device", "log_every",
+    "max_seconds", "progress", "validate_every", "num_workers", "find_unused_parameters",
+})
+
+
+def check_same_run(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
+    """Refuse a resume whose settings differ from the checkpoint's (see ``RESUMABLE_CHANGES``).
+    Settings the checkpoint does not record (older checkpoints) are not checked."""
+    current = config.to_dict()
+    pairs = [(name, saved[name], current[name]) for name in current
+             if name not in RESUMABLE_CHANGES and name != "extra" and name in saved]
+    saved_extra, current_extra = saved.get("extra") or {}, current["extra"]
+    pairs += [(name, saved_extra[name], current_extra[name]) for name in current_extra if name in saved_extra]
+    for name, before, now in pairs:
+        if not _same_setting(before, now):
+            raise TrainingError(
+                f"--resume: the checkpoint {path} was trained with {name}={before!r}, this run asks for "
+                f"{now!r}; resume with the same settings, or start a new --checkpoint-dir"
+            )
+
+
+def _same_setting(before: Any, now: Any) -> bool:
+    if isinstance(before, (list, tuple)) and isinstance(now, (list, tuple)):
+        return list(before) == list(now)
+    if before == now:
+        return True
+    # the same folder given another way ("data" vs "./data"): the same run
+    return isinstance(before, str) and isinstance(now, str) and os.path.exists(before) and os.path.exists(now) \
+        and os.path.samefile(before, now)
 
 
 def _rng_state(device: torch.device) -> dict[str, Tensor]:

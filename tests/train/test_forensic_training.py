@@ -124,7 +124,8 @@ def _train(tmp_path: Path, weights: Path, placement: str, **options) -> dict:
     return train_forensic(
         data=_data(tmp_path / f"data-{placement}") if "data" not in options else options.pop("data"),
         rate_point=rate_point_for_quality(1), placement=placement, config_name="tiny", detector_config="tiny",
-        steps=options.pop("steps", 2), batch_size=2, crop_size=64, k_patches=3, checkpoint_dir=tmp_path / f"run-{placement}",
+        steps=options.pop("steps", 2), batch_size=2, crop_size=64, k_patches=3,
+        checkpoint_dir=options.pop("checkpoint_dir", tmp_path / f"run-{placement}"),
         device="cpu", weights_dir=weights, progress=False, val_patches=4, val_top=3, **options,
     )
 
@@ -246,3 +247,66 @@ def test_keep_best_exports_the_weights_of_the_best_validation(tmp_path: Path, re
     assert saved and all(torch.equal(adapted[name], value) for name, value in saved.items())
     with pytest.raises(FccError, match="--validate-every"):
         _train(tmp_path, registry, "paper", keep_best=True, export=False)
+
+
+def test_init_from_starts_from_a_registered_set_and_records_it(tmp_path: Path, registry: Path) -> None:
+    from forensiccodec.adapters import ENCODER_PREFIX, read_adapter_file
+    from forensiccodec.train.forensic_training import start_from_adapters
+
+    _train(tmp_path, registry, "decoder", steps=2)
+    entry = Manifest.load(registry).entries["sfma-tiny-q1-decoder"]
+    trained, _ = read_adapter_file(registry / entry.file)
+    base_sha = Manifest.load(registry).entries["tic-tiny-q1"].sha256
+
+    # a paper run started from a decoder set: its decoder adapters, identity encoder adapters
+    codec, _ = build_trainable_codec(_base(), "paper")
+    initial = start_from_adapters(codec, "sfma-tiny-q1-decoder", "paper", base_sha, registry)
+    state = codec.state_dict()
+    assert initial.record["sha256"] == entry.sha256 and initial.record["tensors"] == len(trained)
+    assert all(torch.equal(state[key], value) for key, value in trained.items())
+    assert all(not state[k].any() for k in state if k.startswith(ENCODER_PREFIX) and "_up." in k)
+
+    summary = _train(tmp_path, registry, "paper", init_from="sfma-tiny-q1-decoder", steps=1, export=False)
+    assert summary["init_from"]["source"] == "sfma-tiny-q1-decoder"
+    assert summary["init_from"]["sha256"] == entry.sha256
+    # by file path too, and a resume may not switch the start to another set
+    data = tmp_path / "data-decoder"
+    by_file = _train(tmp_path, registry, "decoder", init_from=str(registry / entry.file), steps=1, export=False,
+                     checkpoint_dir=tmp_path / "run-by-file", data=data)
+    assert by_file["init_from"]["sha256"] == entry.sha256
+    with pytest.raises(FccError, match="init_from"):
+        _train(tmp_path, registry, "decoder", steps=2, resume=True, export=False, checkpoint_dir=tmp_path / "run-by-file",
+               data=data)
+
+
+def test_init_from_refuses_what_cannot_be_a_start(tmp_path: Path, registry: Path) -> None:
+    from safetensors.torch import save_file
+
+    from forensiccodec.train.forensic_training import start_from_adapters
+
+    base_sha = Manifest.load(registry).entries["tic-tiny-q1"].sha256
+    codec, _ = build_trainable_codec(_base(), "decoder")
+    good = {k: v for k, v in codec.state_dict().items() if k.startswith("decoder_sfmas.")}
+
+    def adapter_file(name: str, tensors: dict, **metadata: str) -> str:
+        path = tmp_path / name
+        save_file(tensors, path, metadata={"kind": "adapters", "placement": "decoder", "base_sha256": base_sha, **metadata})
+        return str(path)
+
+    cases = [
+        ("no-such-set", "neither an adapter file nor"),
+        (adapter_file("other-base.safetensors", good, base_sha256="0" * 64), "trained on base codec"),
+        (adapter_file("encoder-only.safetensors", {"encoder_sfmas.0.s_up.weight": torch.zeros(1)}), "no decoder adapters"),
+        (adapter_file("misshapen.safetensors", {**good, next(iter(good)): torch.zeros(2, 2)}), "do not fit"),
+    ]
+    for source, message in cases:
+        with pytest.raises(FccError, match=message) as error:
+            start_from_adapters(codec, source, "decoder", base_sha, registry)
+        assert "\n" not in str(error.value)
+    with pytest.raises(FccError, match="full fine-tuning"):
+        _train(tmp_path, registry, "full", init_from="no-such-set")
+
+    # adapters trained without Swin's mask in g_a/g_s (public Adapt-ICMH) keep running without it
+    unmasked = adapter_file("unmasked.safetensors", good, shifted_window_mask="false")
+    start_from_adapters(codec, unmasked, "decoder", base_sha, registry)
+    assert codec.shifted_window_mask is False

@@ -127,6 +127,24 @@ def test_errors(tmp_path):
         train_codec(tiny_model(), NoiseImages(), RateDistortionLoss(0.01), config(tmp_path, resume=True))
 
 
+def test_resume_refuses_changed_settings_but_not_a_longer_run(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "run"
+    loss_fn = RateDistortionLoss(0.01)
+    train_codec(tiny_model(), NoiseImages(), loss_fn, config(run, steps=2, extra={"lambda_scale": 10.0, "data": "data"}))
+    for changed, setting in (({"lr": 1e-2}, "lr="), ({"batch_size": 4}, "batch_size="), ({"seed": 2}, "seed="),
+                             ({"extra": {"lambda_scale": 30.0, "data": "data"}}, "lambda_scale=10.0")):
+        overrides = {"steps": 3, "resume": True, "extra": {"lambda_scale": 10.0, "data": "data"}, **changed}
+        with pytest.raises(TrainingError, match=setting):
+            train_codec(tiny_model(), NoiseImages(), loss_fn, config(run, **overrides))
+    # more steps, a new validation interval, the same folder named another way: one run, resumed
+    result = train_codec(tiny_model(), NoiseImages(), loss_fn,
+                         config(run, steps=3, resume=True, log_every=3, extra={"lambda_scale": 10.0, "data": "./data/"}))
+    assert result.steps == 3
+
+
 def test_max_seconds_stops_early_with_a_checkpoint(tmp_path):
     result = train_codec(tiny_model(), NoiseImages(), RateDistortionLoss(0.01),
                          config(tmp_path, steps=1000, max_seconds=0.0))
