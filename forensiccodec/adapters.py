@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save
 
 from .codec.config import TICConfig, get_config
 from .codec.sfma import SFMA
@@ -46,11 +45,13 @@ from .zoo import (
     Manifest,
     WeightsEntry,
     build_codec,
+    carried_over_extra,
     export_codec,
     load_codec_entry,
     load_transtic_checkpoint,
     read_codec_file,
     read_safetensors,
+    safetensors_bytes,
     verified_weights_file,
 )
 
@@ -165,7 +166,7 @@ def export_adapters(
         "base_sha256": base.sha256,
         "shifted_window_mask": "true" if model.shifted_window_mask else "false",
     }
-    data = save(tensors, metadata=metadata)
+    data = safetensors_bytes(tensors, metadata)
     file_name = f"{name}.safetensors"
     atomic_write_bytes(manifest.directory / file_name, data, overwrite=True)
     entry = WeightsEntry(
@@ -185,8 +186,7 @@ def export_adapters(
             **(extra or {}),
         },
     )
-    if name in manifest.entries:  # keep what earlier steps recorded (training, metrics) unless replaced
-        entry.extra = {**manifest.entries[name].extra, **entry.extra}
+    entry.extra = {**carried_over_extra(manifest, name, entry.sha256), **entry.extra}
     manifest.entries[name] = entry
     manifest.save()
     return entry

@@ -148,6 +148,19 @@ class LoadedCodec:
         return f"tic-{self.config_name}" + (f"-{self.variant}" if self.variant else "")
 
 
+def safetensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> bytes:
+    """``safetensors.torch.save``, made byte-for-byte reproducible: the library writes the
+    metadata in hash-map order, which changes from call to call, so the same weights would get
+    a new sha256 at every export. The header is rewritten with sorted keys (the tensor offsets
+    are relative to the data, which is untouched), padded with spaces to 8 bytes as the format asks."""
+    data = save(tensors, metadata=metadata)
+    header_length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + header_length])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + data[8 + header_length :]
+
+
 def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Any weights file's tensors and metadata, or a one-line WeightsError (each kind checks its own metadata)."""
     try:
@@ -242,7 +255,7 @@ def codec_file_bytes(model: TIC, tables: EntropyTables, metadata: dict[str, str]
         name = key if key.startswith(TABLES_PREFIX) else TABLES_PREFIX + key
         tensors[name] = value.contiguous()
     meta = {"kind": "codec", "config": json.dumps(model.config.to_dict()), **metadata}
-    return save(tensors, metadata=meta)
+    return safetensors_bytes(tensors, meta)
 
 
 def export_codec(
@@ -278,13 +291,27 @@ def export_codec(
         quality=quality,
         extra={"config": model.config.to_dict(), "lambda": rate_point_for_quality(quality).lmbda, **(extra or {})},
     )
-    if name in manifest.entries:  # keep what earlier steps recorded (training, metrics) unless replaced
-        merged = dict(manifest.entries[name].extra)
-        merged.update(entry.extra)
-        entry.extra = merged
+    entry.extra = {**carried_over_extra(manifest, name, entry.sha256), **entry.extra}
     manifest.entries[name] = entry
     manifest.save()
     return entry
+
+
+# Measurements of one weights file (``metrics``): they never carry over to another file
+# registered under the same name.
+MEASUREMENT_KEYS = ("metrics",)
+
+
+def carried_over_extra(manifest: Manifest, name: str, sha256: str) -> dict[str, Any]:
+    """What the entry being replaced recorded that still holds for the new file: everything
+    (training record, calibration history) when it is the same file, all but the measurements
+    when the file changed (retrained weights must be measured again)."""
+    previous = manifest.entries.get(name)
+    if previous is None:
+        return {}
+    if previous.sha256 == sha256:
+        return dict(previous.extra)
+    return {key: value for key, value in previous.extra.items() if key not in MEASUREMENT_KEYS}
 
 
 def load_transtic_checkpoint(path: Path) -> dict[str, torch.Tensor]:

@@ -112,6 +112,23 @@ def test_reexport_keeps_recorded_extras(tmp_path):
     assert zoo.Manifest.load(tmp_path).entries["tic-tiny-q1"].extra["metrics"] == {"psnr": 30.0}
 
 
+def test_retrained_weights_drop_the_old_files_measurements(tmp_path):
+    from forensiccodec.adapters import export_adapters
+
+    torch.manual_seed(0)
+    model = TIC(get_config("tiny"), adapters=True)
+    zoo.export_codec(TIC(get_config("tiny")).eval(), config_name="tiny", quality=1, weights_dir=tmp_path)
+    base_state = zoo.load_codec("tiny", 1, tmp_path).model.state_dict()
+    model.load_state_dict({**model.state_dict(), **base_state})
+    common = {"config_name": "tiny", "quality": 1, "placement": "decoder", "weights_dir": tmp_path, "overwrite": True}
+    export_adapters(model, extra={"metrics": {"accuracy": 0.6}, "note": "kept"}, **common)
+    with torch.no_grad():
+        model.decoder_sfmas[0].s_up.weight.add_(0.1)  # retrained: another file under the same name
+    entry = export_adapters(model, extra={"training": "new"}, **common)
+    assert "metrics" not in entry.extra and entry.extra["note"] == "kept" and entry.extra["training"] == "new"
+    assert "metrics" not in zoo.Manifest.load(tmp_path).entries["sfma-tiny-q1-decoder"].extra
+
+
 def test_a_variant_registers_beside_the_base_codec_without_replacing_it(tmp_path):
     torch.manual_seed(0)
     base = zoo.export_codec(TIC(get_config("tiny")), config_name="tiny", quality=1, weights_dir=tmp_path)
@@ -213,3 +230,14 @@ def test_import_of_a_transtic_checkpoint_registers_a_working_codec(tmp_path, fcc
     assert decoded.exit_code == 0, decoded.output
     header = (tmp_path / "img.decoded.png").read_bytes()[16:24]
     assert struct.unpack(">II", header) == (64, 64)
+
+
+def test_the_same_weights_export_to_the_same_bytes(tmp_path):
+    from safetensors import safe_open
+
+    torch.manual_seed(0)
+    model = TIC(get_config("tiny"))
+    shas = {zoo.export_codec(model, config_name="tiny", quality=1, weights_dir=tmp_path).sha256 for _ in range(4)}
+    assert len(shas) == 1  # safetensors alone writes its metadata in a different order each time
+    with safe_open(str(tmp_path / "tic-tiny-q1.safetensors"), framework="pt") as handle:  # still a valid file
+        assert handle.metadata()["name"] == "tic-tiny-q1" and len(list(handle.keys())) > 10

@@ -14,7 +14,6 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save
 
 from forensiccodec.detector import patches as P
 from forensiccodec.detector.backbone import PatchClassifier, build_backbone, resolve_config
@@ -22,7 +21,7 @@ from forensiccodec.detector.model import PatchDetector
 from forensiccodec.detector.official import check_official_keys, load_official_state_dict
 from forensiccodec.errors import WeightsError
 from forensiccodec.files import atomic_write_bytes
-from forensiccodec.zoo import Manifest, WeightsEntry, verified_weights_file
+from forensiccodec.zoo import Manifest, WeightsEntry, carried_over_extra, safetensors_bytes, verified_weights_file
 
 DETECTOR_KIND = "detector"
 
@@ -57,7 +56,7 @@ def detector_file_bytes(
         "top_m": str(top_m),
         "patch_size": str(P.PATCH_SIZE),
     }
-    return save(tensors, metadata=metadata)
+    return safetensors_bytes(tensors, metadata)
 
 
 def export_detector(
@@ -73,7 +72,8 @@ def export_detector(
     """Write ``detector-<config>.safetensors`` and register it in the manifest.
 
     Refuses to replace registered weights unless ``overwrite``. When replacing, what the
-    earlier entry recorded (e.g. metrics) is kept unless ``extra`` gives new values.
+    earlier entry recorded is kept unless ``extra`` gives new values, except its measurements
+    (``metrics``) when the file changed (``zoo.carried_over_extra``).
     """
     resolve_config(config_name)
     name = detector_entry_name(config_name)
@@ -84,11 +84,10 @@ def export_detector(
     data = detector_file_bytes(backbone, config_name, n_patches, top_m)
     file_name = f"{name}.safetensors"
     atomic_write_bytes(manifest.directory / file_name, data, overwrite=True)
-    merged = dict(manifest.entries[name].extra) if name in manifest.entries else {}
-    merged.update({"n_patches": n_patches, "top_m": top_m, **(extra or {})})
+    sha256 = hashlib.sha256(data).hexdigest()
+    extra = {**carried_over_extra(manifest, name, sha256), "n_patches": n_patches, "top_m": top_m, **(extra or {})}
     entry = WeightsEntry(
-        name=name, file=file_name, sha256=hashlib.sha256(data).hexdigest(), kind=DETECTOR_KIND,
-        config_name=config_name, extra=merged,
+        name=name, file=file_name, sha256=sha256, kind=DETECTOR_KIND, config_name=config_name, extra=extra,
     )
     manifest.entries[name] = entry
     manifest.save()

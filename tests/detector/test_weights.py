@@ -47,13 +47,16 @@ def test_export_registers_and_load_gives_the_same_scores(tmp_path: Path) -> None
     assert load_detector("tiny", tmp_path, n_patches=10, seed=3).n_patches == 10
 
 
-def test_export_keeps_metrics_and_refuses_silent_replacement(tmp_path: Path) -> None:
+def test_export_keeps_metrics_of_the_same_weights_only_and_refuses_silent_replacement(tmp_path: Path) -> None:
     export_detector(_tiny(), config_name="tiny", weights_dir=tmp_path)
-    update_detector_record("tiny", tmp_path, metrics={"test": {"accuracy": 0.5}})
+    update_detector_record("tiny", tmp_path, metrics={"test": {"accuracy": 0.5}}, note="kept")
     with pytest.raises(WeightsError, match="--force"):
         export_detector(_tiny(1), config_name="tiny", weights_dir=tmp_path)
-    export_detector(_tiny(1), config_name="tiny", weights_dir=tmp_path, overwrite=True)
+    export_detector(_tiny(), config_name="tiny", weights_dir=tmp_path, overwrite=True)  # the same file again
     assert Manifest.load(tmp_path).entries["detector-tiny"].extra["metrics"] == {"test": {"accuracy": 0.5}}
+    export_detector(_tiny(1), config_name="tiny", weights_dir=tmp_path, overwrite=True)  # other weights
+    extra = Manifest.load(tmp_path).entries["detector-tiny"].extra
+    assert "metrics" not in extra and extra["note"] == "kept"
 
 
 def test_sha_mismatch_and_missing_weights_are_refused(tmp_path: Path) -> None:
