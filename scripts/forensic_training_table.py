@@ -28,17 +28,20 @@ def main(weights_dir: Path | None) -> None:
             continue
         # With --keep-best the exported weights are those of the kept validation, not the last.
         validation = record.get("kept_validation") or record.get("validation") or {}
+        scale = record.get("lambda_scale", 1.0)
+        lmbda = f"{record['lambda']} (×{scale:g} in the loss)" if scale != 1.0 else f"{record['lambda']}"
+        data = Path(record.get("data", "")).name
         device = "GPU" if str(record.get("device", "cpu")).startswith("cuda") else "CPU"
         rows.append(
-            f"| {name} | {record['placement']} | {record['lambda']} | {record['trainable_parameters']:,} "
+            f"| {name} | {record['placement']} | {lmbda} | {data} | {record['trainable_parameters']:,} "
             f"| {record['batch_size']} | {record['k_patches']} | {record['steps']} | {validation.get('step', '–')} "
             f"| {record['epochs']} | {record['seconds_per_step']} ({device}) "
             f"| {validation.get('accuracy', float('nan')):.3f} | {validation.get('auc', float('nan')):.3f} "
             f"| {validation.get('psnr', float('nan')):.2f} | {validation.get('est_bpp', float('nan')):.4f} |"
         )
-    click.echo("| weights | placement | λ | trainable parameters | batch | patches | steps | exported step | epochs "
+    click.echo("| weights | placement | λ | data | trainable parameters | batch | patches | steps | exported step | epochs "
                "| s/step | val. accuracy | val. AUC | val. PSNR | val. est. bpp |")
-    click.echo("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    click.echo("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         click.echo(row)
 
