@@ -52,6 +52,7 @@ from .zoo import (
     read_codec_file,
     read_safetensors,
     safetensors_bytes,
+    sha256_of_file,
     verified_weights_file,
 )
 
@@ -226,7 +227,7 @@ def initial_adapters(
         path, sha256 = verified_weights_file(manifest, entry)
     elif Path(source).is_file():
         path = Path(source)
-        sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        sha256 = sha256_of_file(path)
     else:
         registered = sorted(n for n, e in manifest.entries.items() if e.kind == ADAPTERS_KIND)
         raise UsageError(
