@@ -284,7 +284,7 @@ def load_image(path: str | os.PathLike[str], max_pixels: int | None = None) -> L
         raise ImageError(f"{path}: permission denied") from error
     except MemoryError as error:
         raise ImageError(f"{path}: not enough memory to decode this image") from error
-    except Exception as error:  # noqa: BLE001 - Pillow reports corrupt data in many types
+    except Exception as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ImageError(f"{path}: cannot read image: {reason}") from error
     return LoadedImage(pixels=_samples_to_tensor(samples), info=info)

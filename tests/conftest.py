@@ -99,7 +99,7 @@ def run_fcc_process(*args: str | Path, weights_dir: Path | None = None, cwd: Pat
     environment["OMP_NUM_THREADS"] = "2"
     return subprocess.run(
         [sys.executable, "-m", "forensiccodec.cli", *[str(a) for a in args]],
-        capture_output=True, text=True, cwd=cwd or REPO_ROOT, env=environment, timeout=timeout,
+        check=False, capture_output=True, text=True, cwd=cwd or REPO_ROOT, env=environment, timeout=timeout,
     )
 
 

@@ -51,10 +51,9 @@ def test_final_file_gets_umask_permissions_not_0600(tmp_path: Path) -> None:
 @pytest.mark.parametrize("exception", [RuntimeError("boom"), KeyboardInterrupt()])
 def test_exception_inside_block_leaves_nothing(tmp_path: Path, exception: BaseException) -> None:
     target = tmp_path / "out.png"
-    with pytest.raises(type(exception)):
-        with atomic_output(target) as temp:
-            temp.write_bytes(b"partial")
-            raise exception
+    with pytest.raises(type(exception)), atomic_output(target) as temp:
+        temp.write_bytes(b"partial")
+        raise exception
     assert not target.exists()
     assert _leftovers(tmp_path) == []
 
@@ -62,10 +61,9 @@ def test_exception_inside_block_leaves_nothing(tmp_path: Path, exception: BaseEx
 def test_exception_keeps_existing_target(tmp_path: Path) -> None:
     target = tmp_path / "out.png"
     target.write_bytes(b"old")
-    with pytest.raises(RuntimeError):
-        with atomic_output(target, overwrite=True) as temp:
-            temp.write_bytes(b"new")
-            raise RuntimeError
+    with pytest.raises(RuntimeError), atomic_output(target, overwrite=True) as temp:
+        temp.write_bytes(b"new")
+        raise RuntimeError
     assert target.read_bytes() == b"old"
     assert _leftovers(tmp_path) == []
 
@@ -83,10 +81,9 @@ def test_existing_target_needs_overwrite(tmp_path: Path) -> None:
 
 def test_target_created_during_write_is_not_overwritten(tmp_path: Path) -> None:
     target = tmp_path / "out.fcc"
-    with pytest.raises(UsageError, match="exists"):
-        with atomic_output(target) as temp:
-            temp.write_bytes(b"new")
-            target.write_bytes(b"someone else")
+    with pytest.raises(UsageError, match="exists"), atomic_output(target) as temp:
+        temp.write_bytes(b"new")
+        target.write_bytes(b"someone else")
     assert target.read_bytes() == b"someone else"
     assert _leftovers(tmp_path) == []
 

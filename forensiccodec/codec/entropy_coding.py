@@ -382,7 +382,7 @@ def _decode(
         below, above = alphabet == 0, alphabet == size + 1
         overflow = _decode_overflows(decoder, int(np.count_nonzero(below | above)))
         exhausted = decoder.maybe_exhausted()
-    except Exception as error:  # noqa: BLE001 - any decoder failure means corrupt input
+    except Exception as error:
         raise BitstreamError(f"corrupt {what} stream: {error}".splitlines()[0]) from error
     if not exhausted:
         raise BitstreamError(f"corrupt {what} stream: data left over after the last symbol")

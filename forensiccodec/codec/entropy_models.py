@@ -144,7 +144,7 @@ class FactorizedPrior(_ResizableTables):
         else:
             z_hat = _round_around(values, self.quantiles[:, :, 1:2])
         likelihood = self.likelihood_lower_bound(self._likelihood(z_hat))
-        unflatten = lambda t: t.reshape(shape).transpose(0, 1)  # noqa: E731
+        unflatten = lambda t: t.reshape(shape).transpose(0, 1)
         return unflatten(z_hat), unflatten(likelihood)
 
     def aux_loss(self) -> Tensor:

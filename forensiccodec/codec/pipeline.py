@@ -157,4 +157,4 @@ def decompress_fcc(model: TIC, tables: EntropyTables, fcc: FccFile) -> Decompres
     )
 
 
-__all__ = ["compress", "decompress", "decompress_fcc", "CompressedImage", "DecompressedImage", "Timings", "FccFile", "FccHeader", "STRIDE"]
+__all__ = ["STRIDE", "CompressedImage", "DecompressedImage", "FccFile", "FccHeader", "Timings", "compress", "decompress", "decompress_fcc"]

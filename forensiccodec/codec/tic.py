@@ -18,7 +18,11 @@ import torch
 from torch import Tensor, nn
 
 from forensiccodec.codec.config import TICConfig
-from forensiccodec.codec.entropy_models import FactorizedPrior, GaussianConditional, rename_compressai_entropy_keys
+from forensiccodec.codec.entropy_models import (
+    FactorizedPrior,
+    GaussianConditional,
+    rename_compressai_entropy_keys,
+)
 from forensiccodec.codec.sfma import SFMA
 from forensiccodec.codec.swin import RSTB, set_attention_impl, set_shifted_window_mask
 from forensiccodec.errors import UsageError

@@ -453,7 +453,13 @@ def _progress(enabled: bool) -> Iterator[Any]:
     if not enabled:
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     columns = [
         TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -499,8 +505,10 @@ def _readme(
         "",
         f"- **Real**: non-overlapping {settings.tile_size}x{settings.tile_size} tiles of the photographs.",
         "- **Synthetic**: other tiles of the same split's photographs, reconstructed by a small",
-        "  convolutional autoencoder (downsampling by "
-        f"{settings.generator.factor}, then as many upsampling stages) trained",
+        (
+            "  convolutional autoencoder (downsampling by "
+            f"{settings.generator.factor}, then as many upsampling stages) trained"
+        ),
         "  with L1 + MSE on random crops of the `train` photographs only (Zhang, Karaman, Chang 2019:",
         "  the decoder's upsampling leaves the same traces as in GAN generators). Designs:",
     ]

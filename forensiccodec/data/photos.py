@@ -280,7 +280,7 @@ def _download_and_extract(package: str, work_dir: Path, note: Notify) -> Path | 
     download_dir = work_dir / "debs"
     download_dir.mkdir(exist_ok=True)
     result = subprocess.run(
-        ["apt-get", "download", package], cwd=download_dir, capture_output=True, text=True, timeout=600
+        ["apt-get", "download", package], check=False, cwd=download_dir, capture_output=True, text=True, timeout=600
     )
     debs = sorted(download_dir.glob(f"{package}_*.deb"))
     if result.returncode != 0 or not debs:
@@ -288,7 +288,7 @@ def _download_and_extract(package: str, work_dir: Path, note: Notify) -> Path | 
         note(f"apt-get download {package} failed ({reason}): skipped")
         return None
     tree = work_dir / package
-    result = subprocess.run(["dpkg", "-x", str(debs[-1]), str(tree)], capture_output=True, text=True)
+    result = subprocess.run(["dpkg", "-x", str(debs[-1]), str(tree)], check=False, capture_output=True, text=True)
     if result.returncode != 0:
         note(f"dpkg -x {debs[-1].name} failed: skipped")
         return None

@@ -11,7 +11,10 @@ from forensiccodec.detector.backbone import (
     resolve_config,
 )
 from forensiccodec.detector.model import PatchDetector, render_heatmap
-from forensiccodec.detector.official import check_official_keys, load_official_state_dict
+from forensiccodec.detector.official import (
+    check_official_keys,
+    load_official_state_dict,
+)
 from forensiccodec.detector.patches import DetectionResult
 
 __all__ = [

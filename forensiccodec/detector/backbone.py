@@ -86,7 +86,7 @@ class DetectorConfig:
 
     def repeats(self, base: int) -> int:
         """Scale a B0 block count by ``depth`` (rounded up)."""
-        return int(math.ceil(self.depth * base))
+        return math.ceil(self.depth * base)
 
 
 DETECTOR_CONFIGS: dict[str, DetectorConfig] = {

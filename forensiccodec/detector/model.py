@@ -18,7 +18,11 @@ from PIL import Image
 from torch import nn
 
 from forensiccodec.detector import patches as P
-from forensiccodec.detector.backbone import DetectorConfig, PatchClassifier, build_backbone
+from forensiccodec.detector.backbone import (
+    DetectorConfig,
+    PatchClassifier,
+    build_backbone,
+)
 from forensiccodec.detector.patches import DetectionResult
 from forensiccodec.errors import ImageError
 

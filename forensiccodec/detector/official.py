@@ -35,7 +35,7 @@ def load_official_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         with warnings.catch_warnings():  # foreign pickles warn before failing; the error says enough
             warnings.simplefilter("ignore")
             content = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch.load raises many unrelated types for foreign files
+    except Exception as error:  # noqa: BLE001 (torch.load raises many unrelated types for foreign files)
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise WeightsError(f"{path} is not a readable PyTorch checkpoint ({reason[:120]})") from None
     state = content.get("net", content) if isinstance(content, dict) else None
@@ -70,4 +70,4 @@ def _paper_shapes() -> dict[str, tuple[int, ...]]:
 
 
 def _strip_prefix(key: str) -> str:
-    return key[len(DATA_PARALLEL_PREFIX):] if key.startswith(DATA_PARALLEL_PREFIX) else key
+    return key.removeprefix(DATA_PARALLEL_PREFIX)

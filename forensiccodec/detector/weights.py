@@ -16,12 +16,25 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from forensiccodec.detector import patches as P
-from forensiccodec.detector.backbone import PatchClassifier, build_backbone, resolve_config
+from forensiccodec.detector.backbone import (
+    PatchClassifier,
+    build_backbone,
+    resolve_config,
+)
 from forensiccodec.detector.model import PatchDetector
-from forensiccodec.detector.official import check_official_keys, load_official_state_dict
+from forensiccodec.detector.official import (
+    check_official_keys,
+    load_official_state_dict,
+)
 from forensiccodec.errors import WeightsError
 from forensiccodec.files import atomic_write_bytes
-from forensiccodec.zoo import Manifest, WeightsEntry, carried_over_extra, safetensors_bytes, verified_weights_file
+from forensiccodec.zoo import (
+    Manifest,
+    WeightsEntry,
+    carried_over_extra,
+    safetensors_bytes,
+    verified_weights_file,
+)
 
 DETECTOR_KIND = "detector"
 
@@ -108,7 +121,7 @@ def read_detector_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, s
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 (safe_open is not a dict)
     except (SafetensorError, OSError, ValueError) as error:
         raise WeightsError(f"{path}: not a readable safetensors weights file ({error})") from None
     if metadata.get("kind") != DETECTOR_KIND or "config_name" not in metadata:

@@ -38,7 +38,7 @@ def load_initial_weights(model: TIC, path: Path) -> None:
     """Start from a codec file (or a raw state file): everything but the entropy tables."""
     try:
         tensors = load_file(str(path))
-    except Exception as error:  # safetensors raises several types for a bad file
+    except Exception as error:  # noqa: BLE001 (safetensors raises several types for a bad file)
         raise WeightsError(f"{path}: not a safetensors weights file ({error})") from None
     state = {k: v for k, v in tensors.items() if not k.startswith("tables.")}
     expected = model.state_dict()
@@ -59,7 +59,10 @@ def save_state(model: TIC, path: Path, metadata: dict[str, str]) -> None:
 
 def refuse_to_replace_registered(config_name: str, quality: int, weights_dir: Path | None) -> None:
     """Say so before training, not after hours of it, when --export would replace registered weights."""
-    from ..zoo import Manifest, codec_entry_name  # needs the entropy coder (constriction)
+    from ..zoo import (  # needs the entropy coder (constriction)
+        Manifest,
+        codec_entry_name,
+    )
 
     name = codec_entry_name(config_name, quality)
     manifest = Manifest.load(weights_dir)

@@ -4,7 +4,12 @@ import pytest
 import torch
 
 from forensiccodec.codec.config import get_config
-from forensiccodec.codec.swin import PAD_MASK_VALUE, SHIFT_MASK_VALUE, SwinBlock, attention_mask
+from forensiccodec.codec.swin import (
+    PAD_MASK_VALUE,
+    SHIFT_MASK_VALUE,
+    SwinBlock,
+    attention_mask,
+)
 from forensiccodec.codec.tic import TIC
 
 torch.set_num_threads(2)

@@ -79,6 +79,7 @@ def test_hyper_synthesis_float64_leaves_weights_alone_and_follows_updates() -> N
         scales64, means64 = model.hyper_synthesis(z_hat)
         scales32, means32 = model.hyper_synthesis(z_hat, dtype=None)
     assert means64.dtype == torch.float64 and means32.dtype == torch.float32
+    assert scales64.dtype == torch.float64 and scales32.dtype == torch.float32
     assert all(p.dtype == torch.float32 for p in model.parameters())
     torch.testing.assert_close(means64.float(), means32, atol=1e-5, rtol=1e-4)
     with torch.no_grad():

@@ -7,8 +7,18 @@ import pytest
 from PIL import Image
 
 from forensiccodec.data import demo
-from forensiccodec.data.demo import DemoDataError, DemoSettings, build_demo_data, select_val_groups, tile_grid
-from forensiccodec.data.generators import UPSAMPLING_DESIGNS, GeneratorConfig, TrainingConfig
+from forensiccodec.data.demo import (
+    DemoDataError,
+    DemoSettings,
+    build_demo_data,
+    select_val_groups,
+    tile_grid,
+)
+from forensiccodec.data.generators import (
+    UPSAMPLING_DESIGNS,
+    GeneratorConfig,
+    TrainingConfig,
+)
 from forensiccodec.data.layout import RealSyntheticDataset, scan_split
 
 TINY = DemoSettings(

@@ -3,7 +3,11 @@
 import pytest
 import torch
 
-from forensiccodec.detector.backbone import DETECTOR_CONFIGS, PaddedConv2d, build_backbone
+from forensiccodec.detector.backbone import (
+    DETECTOR_CONFIGS,
+    PaddedConv2d,
+    build_backbone,
+)
 from forensiccodec.errors import UsageError
 
 

@@ -19,7 +19,10 @@ import torch
 from torch import nn
 
 from forensiccodec.detector.backbone import build_backbone
-from forensiccodec.detector.official import check_official_keys, load_official_state_dict
+from forensiccodec.detector.official import (
+    check_official_keys,
+    load_official_state_dict,
+)
 from forensiccodec.errors import WeightsError
 
 PATCH_TOLERANCE = 1e-5  # absolute, on logits of order 0.1-1
