@@ -252,6 +252,8 @@ def train_forensic(
             lr_milestones=(0.6,), lr_gamma=0.5, crop_size=crop_size, checkpoint_dir=str(checkpoint_dir),
             resume=resume, seed=seed, device=device or "auto", max_seconds=max_seconds, progress=progress,
             num_workers=workers, validate_every=validate_every, validation_metric="accuracy", validation_higher_is_better=True,
+            # a fine-tune's starting adapters compete with its later steps for --keep-best
+            validate_at_start=init_from is not None and validate_every is not None,
             extra={"objective": "forensic", "placement": placement, "quality": quality, "lambda": lmbda,
                    "lambda_scale": lambda_scale, "init_from": init_from,
                    "config_name": config_name, "detector": detector_config, "k_patches": k_patches, "data": str(data)},
@@ -332,7 +334,9 @@ def _export(codec: TIC, placement: str, config_name: str, quality: int, weights_
               help="multiply λ in the loss (the rate point and its base codec stay); for detectors whose "
                    "loss terms are much smaller than the paper's, where the rate term would dominate")
 @click.option("--workers", type=int, default=0, show_default=True, help="data-loading processes per training process")
-@click.option("--keep-best", is_flag=True, help="export the weights of the best validation (accuracy, then AUC), not the last")
+@click.option("--keep-best", is_flag=True,
+              help="export the weights of the best validation (accuracy, then AUC), not the last; with "
+                   "--init-from the starting adapters (step 0) are a candidate too")
 @click.option("--init-from", default=None, metavar="NAME|FILE",
               help="start from trained adapters (a registered set, e.g. sfma-small-q1-paper, or an adapter "
                    "file) instead of the identity: fine-tune shipped or public adapters on your own data")

@@ -7,7 +7,8 @@ clipping, a step-wise learning-rate schedule, atomic checkpoints with exact resu
 torchrun, rich progress and a JSON-lines log.
 
 Validation (optional): ``validate(step) -> {"metric": value, ...}`` is called on the main
-process every ``validate_every`` steps and once at the end, while the other processes wait.
+process every ``validate_every`` steps and once at the end (with ``validate_at_start``, also
+before the first step of a fresh run), while the other processes wait.
 It evaluates the unwrapped model (which it closes over) and may switch it to eval mode; every
 module's train/eval mode is put back afterwards, and the global RNG is forked around the call
 so that validating changes nothing about training (exact resume still holds). Each result is
@@ -78,6 +79,9 @@ class TrainConfig:
     find_unused_parameters: bool = False
     progress: bool = True
     validate_every: int | None = None  # steps; with a validate callable (also run at the end)
+    # Also validate the starting weights (step 0) of a fresh run: a fine-tune's starting point
+    # is a candidate too, so that keeping the best validation never exports something worse.
+    validate_at_start: bool = False
     validation_metric: str = "loss"  # which metric picks TrainResult.best_validation
     validation_higher_is_better: bool = False
     extra: dict[str, Any] = field(default_factory=dict)  # recorded, e.g. {"quality": 3}
@@ -192,6 +196,8 @@ def train_codec(
     validator = _Validator(validate, model, config, context, logger, validations)
     started = time.monotonic()
     step = start_step
+    if config.validate_at_start and start_step == 0:
+        validator.run(0)
     skipped_in_a_row = 0
     stopped_early = False
     try:
@@ -398,7 +404,7 @@ def _load_checkpoint(
 # silently train a mixture of two runs under one record.
 RESUMABLE_CHANGES = frozenset({
     "steps", "epochs", "checkpoint_dir", "checkpoint_every", "resume", "device", "log_every",
-    "max_seconds", "progress", "validate_every", "num_workers", "find_unused_parameters",
+    "max_seconds", "progress", "validate_every", "validate_at_start", "num_workers", "find_unused_parameters",
 })
 
 

@@ -240,6 +240,7 @@ def test_keep_best_exports_the_weights_of_the_best_validation(tmp_path: Path, re
     summary = _train(tmp_path, registry, "decoder", steps=3, validate_every=1, keep_best=True)
     validations = [r for r in (json.loads(line) for line in (tmp_path / "run-decoder" / "train_log.jsonl")
                                .read_text().splitlines()) if "validation" in r]
+    assert [r["step"] for r in validations] == [1, 2, 3]  # from the identity: no step-0 candidate
     scores = [(r["validation"]["accuracy"], r["validation"]["auc"]) for r in validations]
     assert summary["kept_validation"]["step"] == validations[scores.index(max(scores))]["step"]
     saved = torch.load(tmp_path / "run-decoder" / BEST_FILE, weights_only=True)["tensors"]
@@ -274,6 +275,12 @@ def test_init_from_starts_from_a_registered_set_and_records_it(tmp_path: Path, r
     by_file = _train(tmp_path, registry, "decoder", init_from=str(registry / entry.file), steps=1, export=False,
                      checkpoint_dir=tmp_path / "run-by-file", data=data)
     assert by_file["init_from"]["sha256"] == entry.sha256
+    # a fine-tune validates its starting adapters (step 0) too, so --keep-best can keep them
+    validated = _train(tmp_path, registry, "decoder", init_from="sfma-tiny-q1-decoder", steps=1, export=False,
+                       validate_every=1, keep_best=True, checkpoint_dir=tmp_path / "run-validated", data=data)
+    log = [json.loads(line) for line in (tmp_path / "run-validated" / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if "validation" in r] == [0, 1]
+    assert validated["kept_validation"]["step"] in (0, 1)
     with pytest.raises(FccError, match="init_from"):
         _train(tmp_path, registry, "decoder", steps=2, resume=True, export=False, checkpoint_dir=tmp_path / "run-by-file",
                data=data)

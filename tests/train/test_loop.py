@@ -240,6 +240,35 @@ def test_validation_changes_nothing_and_resume_stays_exact(tmp_path):
         assert torch.equal(value, resumed.state_dict()[name]), name
 
 
+def test_validate_at_start_scores_the_starting_weights_of_a_fresh_run_only(tmp_path):
+    from forensiccodec.train.best_weights import BestValidatedWeights
+
+    dataset = NoiseImages(n=6)
+    loss_fn = RateDistortionLoss(0.0067)
+    without = tiny_model()
+    train_codec(without, dataset, loss_fn, config(tmp_path / "plain", steps=4))
+
+    model = tiny_model()
+    start = {name: value.clone() for name, value in model.state_dict().items()}
+    scores = {0: 0.9, 2: 0.5, 4: 0.6}  # training only makes it worse: the start must be kept
+    names = [name for name, _ in model.named_parameters() if "quantiles" not in name]
+    best = BestValidatedWeights(lambda step: {"accuracy": scores[step], "auc": 0.5}, model, names, tmp_path / "a")
+    cfg = config(tmp_path / "a", steps=4, validate_every=2, validate_at_start=True,
+                 validation_metric="accuracy", validation_higher_is_better=True)
+    result = train_codec(model, dataset, loss_fn, cfg, validate=best)
+    assert [record["step"] for record in result.validations] == [0, 2, 4]
+    assert result.best_validation["step"] == 0
+    for name, value in without.state_dict().items():  # validating first changed no training step
+        assert torch.equal(value, model.state_dict()[name]), name
+    assert best.restore()["step"] == 0
+    assert all(torch.equal(model.state_dict()[name], start[name]) for name in names)
+
+    cfg = config(tmp_path / "a", steps=6, validate_every=2, validate_at_start=True, resume=True,
+                 validation_metric="accuracy", validation_higher_is_better=True)
+    resumed = train_codec(tiny_model(), dataset, loss_fn, cfg, validate=lambda step: {"accuracy": 0.1})
+    assert [record["step"] for record in resumed.validations] == [0, 2, 4, 6]  # no second step 0
+
+
 def test_validation_errors(tmp_path):
     with pytest.raises(TrainingError):
         TrainConfig(steps=2, validate_every=0)
