@@ -59,10 +59,8 @@ def save_state(model: TIC, path: Path, metadata: dict[str, str]) -> None:
 
 def refuse_to_replace_registered(config_name: str, quality: int, weights_dir: Path | None) -> None:
     """Say so before training, not after hours of it, when --export would replace registered weights."""
-    from ..zoo import (  # needs the entropy coder (constriction)
-        Manifest,
-        codec_entry_name,
-    )
+    # imported here: the zoo needs the entropy coder (constriction)
+    from ..zoo import Manifest, codec_entry_name
 
     name = codec_entry_name(config_name, quality)
     manifest = Manifest.load(weights_dir)
