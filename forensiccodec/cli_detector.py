@@ -175,13 +175,17 @@ def train_detector_command(**options: Any) -> None:
 @click.option("--tile-size", type=click.IntRange(min=96), default=256, show_default=True)
 @click.option("--paired", is_flag=True,
               help="every tile twice, as itself and reconstructed: classes matched in content (twice the images)")
-def demo_data(out_dir, photos_dir, seed, tile_size, paired) -> None:
+@click.option("--train-stride", type=click.IntRange(min=1), default=None,
+              help="pixels between training tiles (default: the tile size); smaller gives more, overlapping "
+                   "training tiles, while val and test stay the same non-overlapping tiles")
+def demo_data(out_dir, photos_dir, seed, tile_size, paired, train_stride) -> None:
     """Build a small real-vs-synthetic set in OUT_DIR/{train,val,test}/{real,synthetic} (no network)."""
     from .cli import stderr, stdout
     from .data.demo import DemoSettings, build_demo_data
 
     summary = build_demo_data(out_dir, photos_dir=photos_dir, seed=seed,
-                              settings=DemoSettings(tile_size=tile_size, paired=paired), progress=stderr.is_terminal)
+                              settings=DemoSettings(tile_size=tile_size, paired=paired, train_stride=train_stride),
+                              progress=stderr.is_terminal)
     stdout.print(summary.table())
     stdout.print(summary.generator_table())
     stdout.print(f"{summary.total_bytes / 1e6:.1f} MB in {summary.seconds:.0f} s", highlight=False)

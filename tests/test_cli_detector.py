@@ -150,6 +150,11 @@ def test_demo_data_passes_its_options(tmp_path: Path, monkeypatch: pytest.Monkey
     paired = CliRunner().invoke(fcc, ["demo-data", str(tmp_path / "out2"), "--paired", "--tile-size", "128"])
     assert paired.exit_code == 0, paired.output
     assert calls["settings"].paired is True and calls["settings"].tile_size == 128
+    assert calls["settings"].train_stride is None
+
+    dense = CliRunner().invoke(fcc, ["demo-data", str(tmp_path / "out3"), "--train-stride", "64"])
+    assert dense.exit_code == 0, dense.output
+    assert calls["settings"].train_stride == 64
 
 
 def test_import_weights_detector_registers_the_paper_detector(tmp_path: Path) -> None:

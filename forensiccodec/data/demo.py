@@ -76,6 +76,10 @@ class DemoSettings:
     # True: every tile appears twice, as itself and reconstructed (twice the images, classes
     # matched in content as in Zhang et al.'s training); False: the classes use different tiles.
     paired: bool = False
+    # Step between training tiles; None = tile_size (no overlap). A smaller step gives more,
+    # overlapping training tiles of the same photographs; val and test stay non-overlapping,
+    # so they are the same images whatever the step.
+    train_stride: int | None = None
 
 
 @dataclass(frozen=True)
@@ -282,13 +286,18 @@ def _name_hash(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()
 
 
-def tile_grid(height: int, width: int, tile: int) -> list[tuple[int, int, int, int]]:
-    """Non-overlapping ``tile``-square boxes (left, top, right, bottom), as many as fit,
-    centred in the photograph, in raster order."""
-    rows, cols = height // tile, width // tile
-    top0, left0 = (height - rows * tile) // 2, (width - cols * tile) // 2
+def tile_grid(height: int, width: int, tile: int, stride: int | None = None) -> list[tuple[int, int, int, int]]:
+    """``tile``-square boxes (left, top, right, bottom) every ``stride`` pixels (default
+    ``tile``: non-overlapping), as many as fit, the grid centred in the photograph, in raster
+    order."""
+    step = tile if stride is None else stride
+    if height < tile or width < tile:
+        return []
+    rows, cols = (height - tile) // step + 1, (width - tile) // step + 1
+    top0 = (height - tile - (rows - 1) * step) // 2
+    left0 = (width - tile - (cols - 1) * step) // 2
     return [
-        (left0 + c * tile, top0 + r * tile, left0 + (c + 1) * tile, top0 + (r + 1) * tile)
+        (left0 + c * step, top0 + r * step, left0 + c * step + tile, top0 + r * step + tile)
         for r in range(rows) for c in range(cols)
     ]
 
@@ -303,7 +312,9 @@ def plan_tiles(photos: list[_Photo], sizes: dict[str, tuple[int, int]], settings
         boxes = [
             (photo.name, box)
             for photo in photos if photo.split == split
-            for box in tile_grid(*sizes[photo.name], settings.tile_size)
+            for box in tile_grid(
+                *sizes[photo.name], settings.tile_size, settings.train_stride if split == "train" else None
+            )
         ]
         n_synthetic = len(boxes) if settings.paired else len(boxes) // 2
         if n_synthetic == 0:
@@ -418,6 +429,10 @@ def _check_settings(settings: DemoSettings) -> None:
     factor = settings.generator.factor
     if settings.tile_size < factor or settings.tile_size % factor:
         raise DemoDataError(f"tile size must be a positive multiple of {factor}, got {settings.tile_size}")
+    if settings.train_stride is not None and not 0 < settings.train_stride <= settings.tile_size:
+        raise DemoDataError(
+            f"training tile stride must be between 1 and the tile size ({settings.tile_size}), got {settings.train_stride}"
+        )
     if not 0 <= settings.val_fraction < 1:
         raise DemoDataError(f"validation fraction must be in [0, 1), got {settings.val_fraction}")
     if not settings.designs:
@@ -503,7 +518,11 @@ def _readme(
         "1 = synthetic. `manifest.json` lists every image with its split, source photograph, tile box",
         "(left, top, right, bottom), generator and sha256.",
         "",
-        f"- **Real**: non-overlapping {settings.tile_size}x{settings.tile_size} tiles of the photographs.",
+        f"- **Real**: {settings.tile_size}x{settings.tile_size} tiles of the photographs, non-overlapping"
+        + (
+            "." if settings.train_stride in (None, settings.tile_size)
+            else f" in val and test, every {settings.train_stride} px (overlapping) in train."
+        ),
         "- **Synthetic**: other tiles of the same split's photographs, reconstructed by a small",
         (
             "  convolutional autoencoder (downsampling by "

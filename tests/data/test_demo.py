@@ -134,6 +134,23 @@ def test_paired_mode_uses_every_tile_in_both_classes(photos, tmp_path):
     assert summary.counts["test"] == {"real": 6, "synthetic": 6}
 
 
+def test_a_training_stride_adds_overlapping_train_tiles_and_leaves_val_and_test_alone(built, photos, tmp_path):
+    out, summary, manifest = built
+    dense = DemoSettings(**{**TINY.__dict__, "train_stride": 8})
+    dense_summary = build_demo_data(tmp_path / "d", photos_dir=photos, seed=1, progress=False, settings=dense)
+    # 50x34 photographs: 3x2 tiles of 16 without overlap, 5x3 every 8 px
+    assert dense_summary.counts["train"]["real"] > 2 * summary.counts["train"]["real"]
+    for split in ("val", "test"):
+        assert dense_summary.counts[split] == summary.counts[split]
+        assert _hashes(tmp_path / "d" / split) == _hashes(out / split)
+    boxes = [tuple(i["box"]) for i in json.loads((tmp_path / "d" / "manifest.json").read_text())["images"]
+             if i["split"] == "train" and i["source_photo"] == "a-one"]
+    assert (1, 1, 17, 17) in boxes and (9, 1, 25, 17) in boxes  # overlapping neighbours
+    with pytest.raises(DemoDataError, match="stride"):
+        build_demo_data(tmp_path / "e", photos_dir=photos, progress=False,
+                        settings=DemoSettings(**{**TINY.__dict__, "train_stride": 17}))
+
+
 def test_missing_photos_are_collected_or_explained(photos, tmp_path, monkeypatch):
     import forensiccodec.data.photos as photo_module
 
@@ -163,6 +180,13 @@ def test_tiles_too_large_for_the_photographs_are_an_error(photos, tmp_path):
 def test_tile_grid_is_centred_and_non_overlapping():
     assert tile_grid(480, 768, 256) == [(0, 112, 256, 368), (256, 112, 512, 368), (512, 112, 768, 368)]
     assert tile_grid(100, 100, 256) == []
+    assert tile_grid(480, 768, 256, 256) == tile_grid(480, 768, 256)
+
+
+def test_tile_grid_with_a_stride_overlaps_and_stays_centred():
+    boxes = tile_grid(480, 768, 256, 128)
+    assert len(boxes) == 2 * 5
+    assert boxes[0] == (0, 48, 256, 304) and boxes[1] == (128, 48, 384, 304) and boxes[-1] == (512, 176, 768, 432)
 
 
 def test_val_groups_mix_packages_and_never_take_everything():
