@@ -135,7 +135,7 @@ def test_paired_mode_uses_every_tile_in_both_classes(photos, tmp_path):
 
 
 def test_a_training_stride_adds_overlapping_train_tiles_and_leaves_val_and_test_alone(built, photos, tmp_path):
-    out, summary, manifest = built
+    out, summary, _ = built
     dense = DemoSettings(**{**TINY.__dict__, "train_stride": 8})
     dense_summary = build_demo_data(tmp_path / "d", photos_dir=photos, seed=1, progress=False, settings=dense)
     # 50x34 photographs: 3x2 tiles of 16 without overlap, 5x3 every 8 px
