@@ -344,11 +344,15 @@ def import_weights(checkpoint, quality, detector, adapters, force, weights_dir) 
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--debian/--no-debian", default=True, show_default=True, help="also take photographs from Debian wallpaper packages")
 @click.option("--max-side", type=int, default=768, show_default=True, help="downscale photographs to this longer side")
-def collect_photos(out_dir, debian, max_side) -> None:
+@click.option("--source", "sources", type=click.Choice(["python", "wallpapers", "opencv-doc"]), multiple=True,
+              help="where to take photographs from; repeat for several (default: python and wallpapers, the demo "
+                   "set's; opencv-doc: 26 small photographs of Debian's OpenCV samples)")
+def collect_photos(out_dir, debian, max_side, sources) -> None:
     """Gather real photographs that ship inside packages into OUT_DIR/{train,holdout}."""
+    from .data.photos import DEFAULT_SOURCES
     from .data.photos import collect_photos as collect
 
-    records = collect(out_dir, include_debian=debian, max_side=max_side)
+    records = collect(out_dir, include_debian=debian, sources=sources or DEFAULT_SOURCES, max_side=max_side)
     stdout.print(f"{len(records)} photographs in {out_dir}")
 
 

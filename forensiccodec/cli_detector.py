@@ -178,14 +178,18 @@ def train_detector_command(**options: Any) -> None:
 @click.option("--train-stride", type=click.IntRange(min=1), default=None,
               help="pixels between training tiles (default: the tile size); smaller gives more, overlapping "
                    "training tiles, while val and test stay the same non-overlapping tiles")
-def demo_data(out_dir, photos_dir, seed, tile_size, paired, train_stride) -> None:
+@click.option("--extra-train-photos", "extra_train_photos_dir",
+              type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
+              help="another `fcc collect-photos` folder whose photographs all become training tiles; they train no "
+                   "generator and choose no val photograph, so val and test stay the same files")
+def demo_data(out_dir, photos_dir, seed, tile_size, paired, train_stride, extra_train_photos_dir) -> None:
     """Build a small real-vs-synthetic set in OUT_DIR/{train,val,test}/{real,synthetic} (no network)."""
     from .cli import stderr, stdout
     from .data.demo import DemoSettings, build_demo_data
 
     summary = build_demo_data(out_dir, photos_dir=photos_dir, seed=seed,
                               settings=DemoSettings(tile_size=tile_size, paired=paired, train_stride=train_stride),
-                              progress=stderr.is_terminal)
+                              progress=stderr.is_terminal, extra_train_photos_dir=extra_train_photos_dir)
     stdout.print(summary.table())
     stdout.print(summary.generator_table())
     stdout.print(f"{summary.total_bytes / 1e6:.1f} MB in {summary.seconds:.0f} s", highlight=False)

@@ -593,3 +593,16 @@ def test_import_weights_adapters_needs_a_quality(tmp_path, fcc):
     assert_clean_failure(result, expect_in="give --quality 1..4", exit_code=2)
     result = fcc("import-weights", tmp_path / "TIC_SFMA.pth", "--adapters", "-q", "1", "--weights-dir", tmp_path / "w")
     assert_clean_failure(result, expect_in="not a PyTorch checkpoint", exit_code=4)
+
+
+def test_collect_photos_passes_its_sources(tmp_path, fcc, monkeypatch):
+    from forensiccodec.data import photos
+
+    calls = {}
+    monkeypatch.setattr(photos, "collect_photos", lambda out, **options: calls.update(options) or [])
+    assert fcc("collect-photos", tmp_path / "a").exit_code == 0
+    assert tuple(calls["sources"]) == photos.DEFAULT_SOURCES and calls["include_debian"] is True
+    assert fcc("collect-photos", tmp_path / "b", "--source", "opencv-doc").exit_code == 0
+    assert tuple(calls["sources"]) == ("opencv-doc",)
+    unknown = fcc("collect-photos", tmp_path / "c", "--source", "flickr")
+    assert unknown.exit_code == 2 and "'flickr' is not one of" in unknown.output

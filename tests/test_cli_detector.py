@@ -155,6 +155,13 @@ def test_demo_data_passes_its_options(tmp_path: Path, monkeypatch: pytest.Monkey
     dense = CliRunner().invoke(fcc, ["demo-data", str(tmp_path / "out3"), "--train-stride", "64"])
     assert dense.exit_code == 0, dense.output
     assert calls["settings"].train_stride == 64
+    assert calls["extra_train_photos_dir"] is None
+
+    extra = CliRunner().invoke(fcc, ["demo-data", str(tmp_path / "out4"), "--extra-train-photos", str(tmp_path)])
+    assert extra.exit_code == 0, extra.output
+    assert calls["extra_train_photos_dir"] == tmp_path
+    missing = CliRunner().invoke(fcc, ["demo-data", str(tmp_path / "out5"), "--extra-train-photos", str(tmp_path / "no")])
+    assert missing.exit_code == 2 and "does not exist" in missing.output
 
 
 def test_import_weights_detector_registers_the_paper_detector(tmp_path: Path) -> None:

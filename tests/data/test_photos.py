@@ -106,6 +106,34 @@ def test_collect_python_package_photos(tmp_path):
     assert not (out / "train" / "stale.png").exists()
 
 
+def test_opencv_doc_licence_comes_from_the_upstream_samples_path():
+    stanzas = parse_debian_copyright(
+        "Files: *\nCopyright: 2000, Intel\nLicense: Apache-2.0\n\n"
+        "Files: data/*\nCopyright: 2004, Cascades\nLicense: BSD-3-Clause\n"
+    )
+    # samples/data/x.jpg is not the upstream data/ folder (cascades): anchored, it takes Files: *.
+    assert _licence_for("samples/data/apple.jpg", stanzas, anchored=True) == ("Apache-2.0", "2000, Intel")
+    assert _licence_for("samples/data/apple.jpg", stanzas)[0] == "BSD-3-Clause"  # the loose match it avoids
+
+
+def test_sources_are_chosen_by_name(tmp_path, monkeypatch):
+    from forensiccodec.data import photos
+
+    called = []
+    monkeypatch.setattr(photos, "python_package_sources", lambda note: called.append("python") or [])
+    monkeypatch.setattr(photos, "debian_sources", lambda work, note: called.append("wallpapers") or [])
+    monkeypatch.setattr(photos, "opencv_doc_sources", lambda work, note: called.append("opencv-doc") or [])
+    with pytest.raises(PhotoCollectionError, match="no photographs found in source"):
+        collect_photos(tmp_path / "a", sources=["opencv-doc"], progress=False)
+    assert called == ["opencv-doc"]
+    called.clear()
+    with pytest.raises(PhotoCollectionError, match="no photographs found"):
+        collect_photos(tmp_path / "b", progress=False)
+    assert called == ["python", "wallpapers"]  # the default: the demo set's sources
+    with pytest.raises(PhotoCollectionError, match="unknown photo source"):
+        collect_photos(tmp_path / "c", sources=["flickr"], progress=False)
+
+
 def test_bad_arguments(tmp_path):
     with pytest.raises(PhotoCollectionError):
         collect_photos(tmp_path, include_debian=False, max_side=10, progress=False)
