@@ -173,10 +173,11 @@ def collect_photos(
         if include_debian and "opencv-doc" in wanted:
             found += opencv_doc_sources(Path(tmp), note)
         if not found:
-            raise PhotoCollectionError(
-                f"no photographs found in source(s) {', '.join(wanted)}: install scikit-image, "
-                "scikit-learn or matplotlib, or run on Debian with --debian"
+            hint = (
+                "they are Debian packages, which --no-debian skips" if not include_debian and "python" not in wanted
+                else "install scikit-image, scikit-learn or matplotlib, or run on Debian with --debian"
             )
+            raise PhotoCollectionError(f"no photographs found in source(s) {', '.join(wanted)}: {hint}")
         splits = assign_splits(found)
         for split in SPLITS:
             (out / split).mkdir(parents=True, exist_ok=True)

@@ -130,6 +130,9 @@ def test_sources_are_chosen_by_name(tmp_path, monkeypatch):
     with pytest.raises(PhotoCollectionError, match="no photographs found"):
         collect_photos(tmp_path / "b", progress=False)
     assert called == ["python", "wallpapers"]  # the default: the demo set's sources
+    with pytest.raises(PhotoCollectionError, match="--no-debian skips"):
+        collect_photos(tmp_path / "d", sources=["opencv-doc"], include_debian=False, progress=False)
+    assert called == ["python", "wallpapers"]  # nothing more was tried
     with pytest.raises(PhotoCollectionError, match="unknown photo source"):
         collect_photos(tmp_path / "c", sources=["flickr"], progress=False)
 
