@@ -604,5 +604,9 @@ def test_collect_photos_passes_its_sources(tmp_path, fcc, monkeypatch):
     assert tuple(calls["sources"]) == photos.DEFAULT_SOURCES and calls["include_debian"] is True
     assert fcc("collect-photos", tmp_path / "b", "--source", "opencv-doc").exit_code == 0
     assert tuple(calls["sources"]) == ("opencv-doc",)
+    from forensiccodec.cli import main
+
+    (option,) = [p for p in main.commands["collect-photos"].params if p.name == "sources"]
+    assert tuple(option.type.choices) == photos.PHOTO_SOURCES  # the CLI offers exactly what the library knows
     unknown = fcc("collect-photos", tmp_path / "c", "--source", "flickr")
     assert unknown.exit_code == 2 and "'flickr' is not one of" in unknown.output
