@@ -183,6 +183,7 @@ def train_forensic(
     crop_size: int = 256,
     k_patches: int = TRAINING_PATCHES,
     lr: float = 1e-3,
+    warmup_steps: int = 0,
     lmbda: float | None = None,
     lambda_scale: float = 1.0,
     workers: int = 0,
@@ -249,7 +250,7 @@ def train_forensic(
             best = BestValidatedWeights(validation, codec, names, checkpoint_dir, resume=resume)
         config = TrainConfig(
             steps=steps, epochs=None if steps is not None else epochs, batch_size=batch_size, lr=lr,
-            lr_milestones=(0.6,), lr_gamma=0.5, crop_size=crop_size, checkpoint_dir=str(checkpoint_dir),
+            warmup_steps=warmup_steps, lr_milestones=(0.6,), lr_gamma=0.5, crop_size=crop_size, checkpoint_dir=str(checkpoint_dir),
             resume=resume, seed=seed, device=device or "auto", max_seconds=max_seconds, progress=progress,
             num_workers=workers, validate_every=validate_every, validation_metric="accuracy", validation_higher_is_better=True,
             # a fine-tune's starting adapters compete with its later steps for --keep-best
@@ -330,6 +331,8 @@ def _export(codec: TIC, placement: str, config_name: str, quality: int, weights_
 @click.option("--crop-size", type=int, default=256, show_default=True)
 @click.option("--patches", "k_patches", type=int, default=TRAINING_PATCHES, show_default=True, help="detector patches per image")
 @click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--warmup-steps", type=click.IntRange(min=0), default=0, show_default=True,
+              help="raise the learning rate linearly over the first N steps (for fine-tunes with --init-from)")
 @click.option("--lambda-scale", type=float, default=1.0, show_default=True,
               help="multiply λ in the loss (the rate point and its base codec stay); for detectors whose "
                    "loss terms are much smaller than the paper's, where the rate term would dominate")

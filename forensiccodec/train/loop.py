@@ -67,6 +67,9 @@ class TrainConfig:
     clip_grad: float | None = 1.0
     lr_milestones: tuple[float, ...] = (0.6, 0.9)  # fractions of the total steps
     lr_gamma: float = 0.5
+    # Linear ramp of the learning rate over the first steps of a run. For fine-tunes: Adam's
+    # first updates, with empty moment estimates, move every weight by about lr at once.
+    warmup_steps: int = 0
     crop_size: int = 256  # used by whoever builds the dataset; recorded in checkpoints
     num_workers: int = 0
     checkpoint_dir: str | None = None
@@ -93,6 +96,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise TrainingError(f"{name} must be at least 1, got {value}")
+        if self.warmup_steps < 0:
+            raise TrainingError(f"warmup_steps must be 0 or more, got {self.warmup_steps}")
         if self.lr <= 0 or self.aux_lr <= 0:
             raise TrainingError("learning rates must be positive")
         self.lr_milestones = tuple(self.lr_milestones)
@@ -119,9 +124,11 @@ class TrainResult:
 
 def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
     """The learning rate for optimiser step ``step`` (0-based): multiplied by ``lr_gamma`` at
-    each milestone fraction of ``total_steps`` passed."""
+    each milestone fraction of ``total_steps`` passed, and by ``(step + 1) / warmup_steps``
+    during the warm-up."""
     passed = sum(step >= int(m * total_steps) for m in config.lr_milestones)
-    return config.lr * config.lr_gamma**passed
+    ramp = min(1.0, (step + 1) / config.warmup_steps) if config.warmup_steps else 1.0
+    return config.lr * config.lr_gamma**passed * ramp
 
 
 def aux_parameter_names(model: nn.Module) -> list[str]:

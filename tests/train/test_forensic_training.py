@@ -217,6 +217,13 @@ def test_lambda_scale_multiplies_lambda_in_the_loss_and_is_recorded(tmp_path: Pa
         assert record["loss"] == pytest.approx(expected, rel=1e-5)
 
 
+def test_warmup_ramps_the_logged_learning_rate(tmp_path: Path, registry: Path) -> None:
+    _train(tmp_path, registry, "decoder", steps=3, lr=1e-3, warmup_steps=4, export=False)
+    records = [json.loads(line) for line in (tmp_path / "run-decoder" / "train_log.jsonl").read_text().splitlines()]
+    (last,) = [r for r in records if "lr" in r]  # logged once, at the last step (index 2)
+    assert last["lr"] == pytest.approx(1e-3 * 0.5 * 3 / 4)  # halved after 60 % of 3 steps; 3 of 4 warm-up steps
+
+
 def test_cli_refuses_bad_lambda_scale_and_workers(tmp_path: Path, registry: Path) -> None:
     from click.testing import CliRunner
 
@@ -229,6 +236,8 @@ def test_cli_refuses_bad_lambda_scale_and_workers(tmp_path: Path, registry: Path
         result = runner.invoke(main, ["train-adapter", "-q", "1", "--detector", "tiny", "--no-export", *option, *common])
         assert result.exit_code != 0 and option[0] in result.output, result.output
         assert len(result.output.strip().splitlines()) == 1
+    negative_warmup = runner.invoke(main, ["train-adapter", "-q", "1", "--warmup-steps", "-1", *common])
+    assert negative_warmup.exit_code == 2 and "--warmup-steps" in negative_warmup.output
     rd = runner.invoke(main, ["train-codec", "-q", "1", "--lambda-scale", "2", *common])
     assert rd.exit_code == 2 and "--objective forensic" in rd.output
 

@@ -107,6 +107,11 @@ def test_learning_rate_schedule():
     assert learning_rate(cfg, 59, 100) == 1e-3
     assert learning_rate(cfg, 60, 100) == 5e-4
     assert learning_rate(cfg, 95, 100) == 2.5e-4
+    warm = TrainConfig(steps=100, lr=1e-3, lr_milestones=(0.6,), warmup_steps=4)
+    assert [learning_rate(warm, s, 100) for s in range(5)] == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3])
+    assert learning_rate(warm, 60, 100) == 5e-4
+    with pytest.raises(TrainingError, match="warmup_steps"):
+        TrainConfig(steps=10, warmup_steps=-1)
 
 
 def test_aux_parameters_are_the_quantiles():
