@@ -187,7 +187,8 @@ def build_demo_data(
     extra_root = Path(extra_train_photos_dir) if extra_train_photos_dir is not None else None
     extra = _read_extra_train_photos(extra_root) if extra_root is not None else []
     photos = _read_photos(_ensure_photos(photos_root, progress), settings.val_fraction)
-    photos += _without_name_clashes(extra, photos, extra_root)
+    _refuse_name_clashes(extra, photos, extra_root)
+    photos += extra
     out = _prepare_output(Path(out_dir))
     pixels = {photo.name: read_rgb(photo.file) for photo in photos}
     tiles = plan_tiles(photos, {n: p.shape[:2] for n, p in pixels.items()}, settings)
@@ -283,7 +284,7 @@ def _read_extra_train_photos(root: Path) -> list[_Photo]:
     ]
 
 
-def _without_name_clashes(extra: list[_Photo], photos: list[_Photo], extra_root: Path | None) -> list[_Photo]:
+def _refuse_name_clashes(extra: list[_Photo], photos: list[_Photo], extra_root: Path | None) -> None:
     """Tile file names come from photograph names, so two photographs may not share one."""
     clashes = sorted({p.name for p in extra} & {p.name for p in photos})
     if clashes:
@@ -291,7 +292,6 @@ def _without_name_clashes(extra: list[_Photo], photos: list[_Photo], extra_root:
             f"{extra_root} repeats photograph(s) of the main set ({', '.join(clashes[:3])}"
             f"{', …' if len(clashes) > 3 else ''}); collect it from other sources"
         )
-    return extra
 
 
 def select_val_groups(groups: dict[str, str], fraction: float) -> set[str]:

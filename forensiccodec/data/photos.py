@@ -215,7 +215,7 @@ def python_package_sources(note: Notify) -> list[PhotoSource]:
 def debian_sources(work_dir: Path, note: Notify) -> list[PhotoSource]:
     """Download the wallpaper packages with ``apt-get download``, unpack them with ``dpkg -x``
     and return their photographs with the licence each file has in debian/copyright."""
-    if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
+    if not _has_debian_tools():
         note("apt-get/dpkg not found: skipped the Debian wallpaper packages")
         return []
     sources = []
@@ -223,9 +223,7 @@ def debian_sources(work_dir: Path, note: Notify) -> list[PhotoSource]:
         tree = _download_and_extract(package, work_dir, note)
         if tree is None:
             continue
-        copyright_file = tree / "usr/share/doc" / package / "copyright"
-        stanzas = parse_debian_copyright(copyright_file.read_text(encoding="utf-8", errors="replace")) \
-            if copyright_file.is_file() else []
+        stanzas = _copyright_stanzas(tree, package)
         for path in sorted(tree.glob(pattern)):
             relative = path.relative_to(tree).as_posix()
             # Plasma names every file 2560x1600.jpg; the wallpaper's name is its folder.
@@ -246,15 +244,13 @@ def debian_sources(work_dir: Path, note: Notify) -> list[PhotoSource]:
 def opencv_doc_sources(work_dir: Path, note: Notify) -> list[PhotoSource]:
     """The allow-listed photographs of Debian's opencv-doc (OpenCV's ``samples/data``), with
     the licence debian/copyright gives their upstream path."""
-    if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
+    if not _has_debian_tools():
         note("apt-get/dpkg not found: skipped opencv-doc")
         return []
     tree = _download_and_extract(_OPENCV_DOC_PACKAGE, work_dir, note)
     if tree is None:
         return []
-    copyright_file = tree / "usr/share/doc" / _OPENCV_DOC_PACKAGE / "copyright"
-    stanzas = parse_debian_copyright(copyright_file.read_text(encoding="utf-8", errors="replace")) \
-        if copyright_file.is_file() else []
+    stanzas = _copyright_stanzas(tree, _OPENCV_DOC_PACKAGE)
     sources = []
     for file_name, group in sorted(_OPENCV_DOC_PHOTOS.items()):
         path = tree / _OPENCV_DOC_FOLDER / file_name
@@ -334,6 +330,18 @@ def resize_linear_light(image: Image.Image, size: tuple[int, int]) -> Image.Imag
 
 
 # --- helpers -----------------------------------------------------------------------------------
+
+
+def _has_debian_tools() -> bool:
+    return shutil.which("apt-get") is not None and shutil.which("dpkg") is not None
+
+
+def _copyright_stanzas(tree: Path, package: str) -> list[dict[str, str]]:
+    """The extracted package's debian/copyright, parsed (empty when it ships none)."""
+    copyright_file = tree / "usr/share/doc" / package / "copyright"
+    if not copyright_file.is_file():
+        return []
+    return parse_debian_copyright(copyright_file.read_text(encoding="utf-8", errors="replace"))
 
 
 def _download_and_extract(package: str, work_dir: Path, note: Notify) -> Path | None:
