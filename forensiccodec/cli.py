@@ -369,6 +369,8 @@ def collect_photos(out_dir, debian, max_side, sources) -> None:
 @click.option("--init", "init_from", type=click.Path(path_type=Path, exists=True), default=None, help="rd: start from these weights (e.g. a lower quality)")
 @click.option("--detector", "detector_config", default="small", show_default=True, help="forensic: the registered detector to keep working")
 @click.option("--patches", "k_patches", type=int, default=50, show_default=True, help="forensic: detector patches per image")
+@click.option("--patch-aggregate", type=click.Choice(["mean", "top"]), default="mean", show_default=True,
+              help="forensic: image logits in the loss (see fcc train-adapter --help)")
 @click.option("--validate-every", type=int, default=None, help="forensic: score the val split every N steps (and at the end)")
 @click.option("--val-patches", type=int, default=100, show_default=True, help="forensic: detector patches per val image")
 @click.option("--val-top", type=int, default=75, show_default=True, help="forensic: top-scoring val patches averaged")
@@ -383,8 +385,8 @@ def collect_photos(out_dir, debian, max_side, sources) -> None:
 @click.option("--export/--no-export", default=True, show_default=True, help="register the result under the weights folder")
 @click.option("--force", is_flag=True, help="replace weights already registered")
 @_weights_option
-def train_codec(objective, steps, lr, init_from, detector_config, k_patches, validate_every, val_patches, val_top,
-                lambda_scale, workers, keep_best, **options) -> None:
+def train_codec(objective, steps, lr, init_from, detector_config, k_patches, patch_aggregate, validate_every, val_patches,
+                val_top, lambda_scale, workers, keep_best, **options) -> None:
     """Train the base codec (λ·255²·MSE + bpp), or fine-tune all of it for the detector (--objective forensic).
 
     Runs under torchrun too (DistributedDataParallel): torchrun --nproc_per_node=2 -m forensiccodec.train.codec_training ...
@@ -392,8 +394,8 @@ def train_codec(objective, steps, lr, init_from, detector_config, k_patches, val
     if objective == "rd":
         from .train.codec_training import train_codec_command
 
-        if lambda_scale != 1.0 or workers != 0 or keep_best:
-            raise UsageError("--lambda-scale, --workers and --keep-best are for --objective forensic")
+        if lambda_scale != 1.0 or workers != 0 or keep_best or patch_aggregate != "mean":
+            raise UsageError("--lambda-scale, --workers, --keep-best and --patch-aggregate are for --objective forensic")
         train_codec_command(steps=20000 if steps is None else steps, lr=3e-4 if lr is None else lr, init_from=init_from, **options)
         return
     from .rate_points import rate_point_for_quality
@@ -404,7 +406,7 @@ def train_codec(objective, steps, lr, init_from, detector_config, k_patches, val
     quality = options.pop("quality")
     summary = train_forensic(
         rate_point=rate_point_for_quality(quality), placement="full", steps=steps, lr=1e-4 if lr is None else lr,
-        detector_config=detector_config, k_patches=k_patches, validate_every=validate_every,
+        detector_config=detector_config, k_patches=k_patches, patch_aggregate=patch_aggregate, validate_every=validate_every,
         val_patches=val_patches, val_top=val_top, lambda_scale=lambda_scale, workers=workers, keep_best=keep_best,
         **options,
     )

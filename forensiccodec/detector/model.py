@@ -27,6 +27,13 @@ from forensiccodec.detector.patches import DetectionResult
 from forensiccodec.errors import ImageError
 
 SYNTHETIC_CLASS = 1
+PATCH_AGGREGATES = ("mean", "top")  # how score_batch turns patch logits into image logits
+
+
+def top_patch_count(k_patches: int) -> int:
+    """How many of ``k_patches`` training patches the ``top`` aggregate averages: the share
+    of inference (``TOP_M`` of ``N_PATCHES``), at least one."""
+    return max(1, round(k_patches * P.TOP_M / P.N_PATCHES))
 
 
 class PatchDetector(nn.Module):
@@ -110,17 +117,23 @@ class PatchDetector(nn.Module):
         k_patches: int = 50,
         generator: torch.Generator | None = None,
         positions: torch.Tensor | None = None,
+        aggregate: str = "mean",
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Image logits [B,2] and per-patch features for a batch [B,3,H,W] in [0, 1].
 
-        Each image contributes ``k_patches`` patches (at ``positions`` [B,K,2] if given); its
-        logits are the mean of its patch logits, so every patch receives gradient (the top-M
-        selection of :meth:`score_image` would feed only some). Features are the backbone's
+        Each image contributes ``k_patches`` patches (at ``positions`` [B,K,2] if given). With
+        ``aggregate="mean"`` its logits are the mean of all its patch logits, so every patch
+        receives gradient. With ``"top"`` they are the mean over the patches with the highest
+        synthetic scores, in the proportion :meth:`score_image` averages (``TOP_M/N_PATCHES``,
+        12 of 16): the decision rule the detector applies at inference, so a real image is
+        penalised by its most synthetic-looking patches. Features are the backbone's
         intermediate maps, [B*K, C, h, w] each, patches ordered image by image. Gradients
         flow to ``images``; the backbone's train/eval mode is left to the caller.
         """
         if images.dim() != 4 or images.shape[1] != 3:
             raise ImageError(f"expected a batch of RGB images [B,3,H,W], got {list(images.shape)}")
+        if aggregate not in PATCH_AGGREGATES:
+            raise ValueError(f"aggregate must be one of {', '.join(PATCH_AGGREGATES)}, got {aggregate!r}")
         prepared = P.prepare_image(images, patch_size=self.patch_size)
         if positions is None:
             positions = self.sample_batch_positions(images, k_patches, generator)
@@ -129,8 +142,12 @@ class PatchDetector(nn.Module):
         patches = P.normalize(patches.reshape(batch * k, *patches.shape[2:]))
         features = self.backbone.forward_features(patches)
         patch_logits = self.backbone.logits_from_features(features)
-        image_logits = patch_logits.reshape(batch, k, -1).mean(dim=1)
-        return image_logits, features
+        patch_logits = patch_logits.reshape(batch, k, -1)
+        if aggregate == "top":
+            used = top_patch_count(k)
+            order = torch.topk(patch_logits[..., SYNTHETIC_CLASS].detach(), used, dim=1).indices
+            patch_logits = torch.gather(patch_logits, 1, order.unsqueeze(-1).expand(-1, -1, patch_logits.shape[-1]))
+        return patch_logits.mean(dim=1), features
 
     # ---- rendering ------------------------------------------------------------------------
 

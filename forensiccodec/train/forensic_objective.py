@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from forensiccodec.codec.tic import TIC
-from forensiccodec.detector.model import PatchDetector
+from forensiccodec.detector.model import PATCH_AGGREGATES, PatchDetector
 from forensiccodec.train.rate_distortion import bits_per_pixel
 
 TRAINING_PATCHES = 50  # detector patches per image in training (the paper's setting)
@@ -39,17 +39,22 @@ class ForensicCodecPass(nn.Module):
 
     ``forward(images)`` gives ``x_hat`` (clamped to [0, 1]), ``likelihoods`` (``y`` of the
     rounded latent, ``z`` with additive noise, as the codec was trained), ``logits`` [B, 2] on
-    x̂ (mean of ``k_patches`` patch logits per image), and the detector features of x̂ and x at
-    the same patch positions (drawn from the global RNG, which the loop checkpoints).
+    x̂ (``k_patches`` patch logits per image, aggregated by ``patch_aggregate``: see
+    :meth:`PatchDetector.score_batch`), and the detector features of x̂ and x at the same patch
+    positions (drawn from the global RNG, which the loop checkpoints).
     """
 
-    def __init__(self, codec: TIC, detector: PatchDetector, k_patches: int = TRAINING_PATCHES) -> None:
+    def __init__(self, codec: TIC, detector: PatchDetector, k_patches: int = TRAINING_PATCHES,
+                 patch_aggregate: str = "mean") -> None:
         super().__init__()
         if k_patches < 1:
             raise ValueError(f"k_patches must be at least 1, got {k_patches}")
+        if patch_aggregate not in PATCH_AGGREGATES:
+            raise ValueError(f"patch_aggregate must be one of {', '.join(PATCH_AGGREGATES)}, got {patch_aggregate!r}")
         self.codec = codec
         self.detector = detector
         self.k_patches = k_patches
+        self.patch_aggregate = patch_aggregate
         self.passes = 0  # forward passes with gradients (training steps) since construction
         for parameter in detector.parameters():
             parameter.requires_grad_(False)
@@ -84,7 +89,8 @@ class ForensicCodecPass(nn.Module):
         self.passes += int(torch.is_grad_enabled())
         output = self.reconstruct(images)
         positions = self.detector.sample_batch_positions(images, self.k_patches)
-        logits, features_hat = self.detector.score_batch(output["x_hat"], positions=positions)
+        logits, features_hat = self.detector.score_batch(output["x_hat"], positions=positions,
+                                                         aggregate=self.patch_aggregate)
         with torch.no_grad():
             _, features = self.detector.score_batch(images, positions=positions)
         output.update(logits=logits, features_hat=features_hat, features=features)

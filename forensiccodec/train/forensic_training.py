@@ -33,7 +33,7 @@ from forensiccodec.codec.tic import TIC
 from forensiccodec.data.labelled_crops import LabelledCropDataset
 from forensiccodec.data.layout import scan_split
 from forensiccodec.detector.evaluation import summarise
-from forensiccodec.detector.model import PatchDetector
+from forensiccodec.detector.model import PATCH_AGGREGATES, PatchDetector
 from forensiccodec.errors import UsageError, WeightsError
 from forensiccodec.images import crop, pad_to_multiple, psnr
 from forensiccodec.rate_points import RatePoint
@@ -182,6 +182,7 @@ def train_forensic(
     batch_size: int = 8,
     crop_size: int = 256,
     k_patches: int = TRAINING_PATCHES,
+    patch_aggregate: str = "mean",
     lr: float = 1e-3,
     warmup_steps: int = 0,
     lmbda: float | None = None,
@@ -239,7 +240,7 @@ def train_forensic(
         initial = start_from_adapters(codec, init_from, placement, base.sha256, weights_dir) if init_from else None
         base_state = {k: v.clone() for k, v in base.model.state_dict().items()}
         detector_state = {k: v.clone() for k, v in detector.state_dict().items()}
-        model = ForensicCodecPass(codec, detector, k_patches)
+        model = ForensicCodecPass(codec, detector, k_patches, patch_aggregate)
         dataset = LabelledCropDataset(train_samples, crop_size, seed=seed)
         validation = SplitValidation(model, val_samples, val_patches, val_top) if val_samples else None
         checkpoint_dir = Path(checkpoint_dir or f"runs/{name}")
@@ -257,7 +258,8 @@ def train_forensic(
             validate_at_start=init_from is not None and validate_every is not None,
             extra={"objective": "forensic", "placement": placement, "quality": quality, "lambda": lmbda,
                    "lambda_scale": lambda_scale, "init_from": init_from,
-                   "config_name": config_name, "detector": detector_config, "k_patches": k_patches, "data": str(data)},
+                   "config_name": config_name, "detector": detector_config, "k_patches": k_patches,
+                   "patch_aggregate": patch_aggregate, "data": str(data)},
         )
         started = time.monotonic()
         result = train_codec(model, dataset, ForensicLoss(loss_lambda), config, trainable_parameters=trainable,
@@ -274,7 +276,7 @@ def train_forensic(
             "steps": result.steps,
             "epochs": round(result.steps * batch_size * context.world_size / len(dataset), 2),
             "batch_size": batch_size, "world_size": context.world_size, "crop_size": crop_size,
-            "k_patches": k_patches, "lr": lr, "device": str(context.device),
+            "k_patches": k_patches, "patch_aggregate": patch_aggregate, "lr": lr, "device": str(context.device),
             "seconds": round(result.seconds, 1),
             "seconds_per_step": round(result.seconds / max(model.passes, 1), 3),  # this run's steps only
             "trainable_parameters": sum(p.numel() for p in trainable),
@@ -330,6 +332,9 @@ def _export(codec: TIC, placement: str, config_name: str, quality: int, weights_
 @click.option("--batch-size", type=int, default=8, show_default=True, help="per process")
 @click.option("--crop-size", type=int, default=256, show_default=True)
 @click.option("--patches", "k_patches", type=int, default=TRAINING_PATCHES, show_default=True, help="detector patches per image")
+@click.option("--patch-aggregate", type=click.Choice(PATCH_AGGREGATES), default="mean", show_default=True,
+              help="image logits in the loss: mean of all patches (the paper), or top: mean of the most "
+                   "synthetic-looking share, as the detector decides at inference (200/150 → 12 of 16)")
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @click.option("--warmup-steps", type=click.IntRange(min=0), default=0, show_default=True,
               help="raise the learning rate linearly over the first N steps (for fine-tunes with --init-from)")

@@ -5,6 +5,7 @@ import torch
 
 from forensiccodec.detector import DetectionResult, PatchDetector
 from forensiccodec.detector import patches as P
+from forensiccodec.detector.model import top_patch_count
 from forensiccodec.errors import ImageError
 
 
@@ -91,3 +92,24 @@ def test_heatmap_paints_synthetic_red_and_real_blue():
     red, _, blue = picture.getpixel((195, 195))
     assert blue > 200 and red < 100
     assert picture.getpixel((100, 5)) == (128, 128, 128)  # covered by no patch
+
+
+def test_top_aggregate_averages_the_most_synthetic_patches(detector):
+    images = torch.rand(2, 3, 256, 256, requires_grad=True)
+    positions = detector.sample_batch_positions(images, 16, P.make_generator(1))
+    logits, _ = detector.score_batch(images, positions=positions, aggregate="top")
+    patches = P.normalize(P.extract_patches(images[1].detach(), positions[1]))
+    with torch.no_grad():
+        patch_logits = detector.backbone(patches)
+    assert top_patch_count(16) == 12  # the share of inference: 600 of 800
+    chosen = torch.topk(patch_logits[:, 1], 12).indices
+    assert torch.allclose(logits[1].detach(), patch_logits[chosen].mean(dim=0), atol=1e-5)
+    assert logits[1, 1] > patch_logits[:, 1].mean()  # unless all patches tie, dropping the lowest raises the score
+    logits[:, 1].sum().backward()
+    assert images.grad is not None and images.grad.abs().sum() > 0
+
+
+def test_unknown_aggregate_is_refused(detector):
+    with pytest.raises(ValueError, match="aggregate"):
+        detector.score_batch(torch.rand(1, 3, 256, 256), k_patches=2, aggregate="max")
+    assert top_patch_count(1) == 1

@@ -193,10 +193,13 @@ def test_cli_train_adapter_and_forensic_fine_tuning(tmp_path: Path, registry: Pa
     result = runner.invoke(main, ["train-adapter", "--lambda", "0.02", "--placement", "decoder", "--no-progress",
                                   "--checkpoint-dir", str(tmp_path / "a"), *common])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output.strip().splitlines()[-1])["exported"] == "sfma-tiny-q1-decoder.safetensors"
-    result = runner.invoke(main, ["train-codec", "--objective", "forensic", "-q", "1",
+    adapter_summary = json.loads(result.output.strip().splitlines()[-1])
+    assert adapter_summary["exported"] == "sfma-tiny-q1-decoder.safetensors"
+    assert adapter_summary["patch_aggregate"] == "mean"  # the paper's, by default
+    result = runner.invoke(main, ["train-codec", "--objective", "forensic", "-q", "1", "--patch-aggregate", "top",
                                   "--checkpoint-dir", str(tmp_path / "b"), *common])
     assert result.exit_code == 0, result.output
+    assert json.loads(result.output.strip().splitlines()[-1])["patch_aggregate"] == "top"
     assert "tic-tiny-ft-q1" in Manifest.load(registry).entries
 
     missing_rate = runner.invoke(main, ["train-adapter", *common])
@@ -224,6 +227,25 @@ def test_warmup_ramps_the_logged_learning_rate(tmp_path: Path, registry: Path) -
     assert last["lr"] == pytest.approx(1e-3 * 0.5 * 3 / 4)  # halved after 60 % of 3 steps; 3 of 4 warm-up steps
 
 
+def test_patch_aggregate_reaches_the_loss_and_is_part_of_the_run(
+    tmp_path: Path, registry: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    detector = _detector()
+    model = ForensicCodecPass(build_trainable_codec(_base(), "decoder")[0], detector, k_patches=8, patch_aggregate="top")
+    asked: list[str] = []
+    score_batch = detector.score_batch
+    monkeypatch.setattr(detector, "score_batch", lambda *a, **kw: (asked.append(kw.get("aggregate", "mean")), score_batch(*a, **kw))[1])
+    model(torch.rand(2, 3, 64, 64))
+    assert asked == ["top", "mean"]  # x̂ is scored as asked; the original only gives features
+    with pytest.raises(ValueError, match="patch_aggregate"):
+        ForensicCodecPass(model.codec, detector, patch_aggregate="median")
+
+    summary = _train(tmp_path, registry, "decoder", steps=1, patch_aggregate="top", export=False)
+    assert summary["patch_aggregate"] == "top"
+    with pytest.raises(FccError, match="patch_aggregate"):  # a resume may not change the loss
+        _train(tmp_path, registry, "decoder", steps=2, resume=True, export=False, data=tmp_path / "data-decoder")
+
+
 def test_cli_refuses_bad_lambda_scale_and_workers(tmp_path: Path, registry: Path) -> None:
     from click.testing import CliRunner
 
@@ -240,6 +262,11 @@ def test_cli_refuses_bad_lambda_scale_and_workers(tmp_path: Path, registry: Path
     assert negative_warmup.exit_code == 2 and "--warmup-steps" in negative_warmup.output
     rd = runner.invoke(main, ["train-codec", "-q", "1", "--lambda-scale", "2", *common])
     assert rd.exit_code == 2 and "--objective forensic" in rd.output
+    rd_aggregate = runner.invoke(main, ["train-codec", "-q", "1", "--patch-aggregate", "top", *common])
+    assert rd_aggregate.exit_code == 2 and "--patch-aggregate" in rd_aggregate.output
+    for command in ("train-adapter", "train-codec"):
+        unknown = runner.invoke(main, [command, "-q", "1", "--patch-aggregate", "max", *common])
+        assert unknown.exit_code == 2 and "--patch-aggregate" in unknown.output
 
 
 def test_keep_best_exports_the_weights_of_the_best_validation(tmp_path: Path, registry: Path) -> None:
