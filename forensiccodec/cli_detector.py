@@ -182,14 +182,20 @@ def train_detector_command(**options: Any) -> None:
               type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
               help="another `fcc collect-photos` folder whose photographs all become training tiles; they train no "
                    "generator and choose no val photograph, so val and test stay the same files")
-def demo_data(out_dir, photos_dir, seed, tile_size, paired, train_stride, extra_train_photos_dir) -> None:
+@click.option("--extra-val-photos", "extra_val_photos_dir",
+              type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
+              help="another `fcc collect-photos` folder whose photographs all become val tiles, after the main val "
+                   "tiles: a larger val split for --keep-best; train, test and the main val tiles stay the same files")
+def demo_data(out_dir, photos_dir, seed, tile_size, paired, train_stride, extra_train_photos_dir,
+              extra_val_photos_dir) -> None:
     """Build a small real-vs-synthetic set in OUT_DIR/{train,val,test}/{real,synthetic} (no network)."""
     from .cli import stderr, stdout
     from .data.demo import DemoSettings, build_demo_data
 
     summary = build_demo_data(out_dir, photos_dir=photos_dir, seed=seed,
                               settings=DemoSettings(tile_size=tile_size, paired=paired, train_stride=train_stride),
-                              progress=stderr.is_terminal, extra_train_photos_dir=extra_train_photos_dir)
+                              progress=stderr.is_terminal, extra_train_photos_dir=extra_train_photos_dir,
+                              extra_val_photos_dir=extra_val_photos_dir)
     stdout.print(summary.table())
     stdout.print(summary.generator_table())
     stdout.print(f"{summary.total_bytes / 1e6:.1f} MB in {summary.seconds:.0f} s", highlight=False)

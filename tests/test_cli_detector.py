@@ -159,7 +159,10 @@ def test_demo_data_passes_its_options(tmp_path: Path, monkeypatch: pytest.Monkey
 
     extra = CliRunner().invoke(fcc, ["demo-data", str(tmp_path / "out4"), "--extra-train-photos", str(tmp_path)])
     assert extra.exit_code == 0, extra.output
-    assert calls["extra_train_photos_dir"] == tmp_path
+    assert calls["extra_train_photos_dir"] == tmp_path and calls["extra_val_photos_dir"] is None
+    extra_val = CliRunner().invoke(fcc, ["demo-data", str(tmp_path / "out6"), "--extra-val-photos", str(tmp_path)])
+    assert extra_val.exit_code == 0, extra_val.output
+    assert calls["extra_val_photos_dir"] == tmp_path and calls["extra_train_photos_dir"] is None
     missing = CliRunner().invoke(fcc, ["demo-data", str(tmp_path / "out5"), "--extra-train-photos", str(tmp_path / "no")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
 

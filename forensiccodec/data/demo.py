@@ -141,7 +141,7 @@ class _Photo:
     package: str
     group: str
     split: str  # demo split: train, val or test
-    extra_train: bool = False  # from --extra-train-photos: train tiles only, no generator training
+    extra: bool = False  # from --extra-train-photos or --extra-val-photos: trains no generator, chooses no val
 
 
 @dataclass(frozen=True)
@@ -168,6 +168,7 @@ def build_demo_data(
     progress: bool = True,
     settings: DemoSettings | None = None,
     extra_train_photos_dir: str | os.PathLike[str] | None = None,
+    extra_val_photos_dir: str | os.PathLike[str] | None = None,
 ) -> DemoSummary:
     """Build the demo set in ``out_dir`` from the photographs in ``photos_dir`` (default
     ``datasets/photos``; collected there first with :func:`collect_photos` when it has no
@@ -178,17 +179,24 @@ def build_demo_data(
     ``extra_train_photos_dir`` (another ``fcc collect-photos`` folder) adds training content
     only: all of its photographs, holdout ones included, give ``train`` tiles, and they do not
     train the generators or take part in choosing val, so the val and test images are the same
-    files as without them."""
+    files as without them. ``extra_val_photos_dir`` does the same for the val split: all of its
+    photographs give ``val`` tiles after the main set's, which stay the same files, and the
+    train and test images are unchanged. A larger val split chooses between trained weights on
+    more content (its 18 + 18 tiles decide by one image)."""
     start = time.perf_counter()
     if settings is None:
         settings = DemoSettings(tile_size=tile_size)
     _check_settings(settings)
     photos_root = Path(photos_dir) if photos_dir is not None else DEFAULT_PHOTOS_DIR
-    extra_root = Path(extra_train_photos_dir) if extra_train_photos_dir is not None else None
-    extra = _read_extra_train_photos(extra_root) if extra_root is not None else []
+    extra_roots = {
+        split: Path(folder) for split, folder in (("train", extra_train_photos_dir), ("val", extra_val_photos_dir))
+        if folder is not None
+    }
     photos = _read_photos(_ensure_photos(photos_root, progress), settings.val_fraction)
-    _refuse_name_clashes(extra, photos, extra_root)
-    photos += extra
+    for split, root in extra_roots.items():
+        extra = _read_extra_photos(root, split)
+        _refuse_name_clashes(extra, photos, root)
+        photos += extra
     out = _prepare_output(Path(out_dir))
     pixels = {photo.name: read_rgb(photo.file) for photo in photos}
     tiles = plan_tiles(photos, {n: p.shape[:2] for n, p in pixels.items()}, settings)
@@ -197,7 +205,7 @@ def build_demo_data(
         models, reports = _train_generators(photos, pixels, settings, seed, bar)
         images = _write_tiles(out, tiles, pixels, models, settings, bar)
     _remove_stale_images(out, images)
-    manifest = _manifest(images, photos, reports, settings, seed, photos_root, extra_root)
+    manifest = _manifest(images, photos, reports, settings, seed, photos_root, extra_roots)
     atomic_write_bytes(out / MANIFEST_FILE, manifest.encode(), overwrite=True)
     atomic_write_bytes(out / "README.md", _readme(images, photos, reports, settings, seed).encode(), overwrite=True)
 
@@ -273,15 +281,12 @@ def _read_photos(photos_root: Path, val_fraction: float) -> list[_Photo]:
     return photos
 
 
-def _read_extra_train_photos(root: Path) -> list[_Photo]:
-    """Every photograph of another collect-photos folder, as extra training content."""
+def _read_extra_photos(root: Path, split: str) -> list[_Photo]:
+    """Every photograph of another collect-photos folder, as extra content of ``split``."""
     if not (root / "photos.json").is_file():
-        raise DemoDataError(f"{root} has no photos.json; point --extra-train-photos at a folder made by `fcc collect-photos`")
-    # Whatever split the folder gave a photograph, here it is training content.
-    return [
-        _Photo(p.name, p.file, p.package, p.group, "train", extra_train=True)
-        for p in _read_photos(root, val_fraction=0.0)
-    ]
+        raise DemoDataError(f"{root} has no photos.json; point --extra-{split}-photos at a folder made by `fcc collect-photos`")
+    # Whatever split the folder gave a photograph, here it is content of this one.
+    return [_Photo(p.name, p.file, p.package, p.group, split, extra=True) for p in _read_photos(root, val_fraction=0.0)]
 
 
 def _refuse_name_clashes(extra: list[_Photo], photos: list[_Photo], extra_root: Path | None) -> None:
@@ -375,7 +380,7 @@ def _train_generators(
 ) -> tuple[dict[str, UpsamplingAutoencoder], list[TrainingReport]]:
     """One autoencoder per design, trained on the ``train`` split's photographs only (not the
     extra training photographs, so that adding them leaves every generator as it was)."""
-    train_images = [pixels[p.name] for p in photos if p.split == "train" and not p.extra_train]
+    train_images = [pixels[p.name] for p in photos if p.split == "train" and not p.extra]
     models: dict[str, UpsamplingAutoencoder] = {}
     reports: list[TrainingReport] = []
     for index, design in enumerate(settings.designs):
@@ -519,22 +524,22 @@ def _progress(enabled: bool) -> Iterator[Any]:
 
 def _manifest(
     images: list[DemoImage], photos: list[_Photo], reports: list[TrainingReport],
-    settings: DemoSettings, seed: int, photos_root: Path, extra_root: Path | None = None,
+    settings: DemoSettings, seed: int, photos_root: Path, extra_roots: dict[str, Path] | None = None,
 ) -> str:
     manifest = {
         "format": "fcc-demo-data",
         "version": FORMAT_VERSION,
         "seed": seed,
         "photos_dir": str(photos_root),
-        # Keys for extra training photographs only when there are some: without them the
-        # manifest stays byte-identical to older builds.
-        **({} if extra_root is None else {"extra_train_photos_dir": str(extra_root)}),
+        # Keys for extra photographs only when there are some: without them the manifest stays
+        # byte-identical to older builds.
+        **{f"extra_{split}_photos_dir": str(root) for split, root in (extra_roots or {}).items()},
         "torch": torch.__version__,
         "settings": asdict(settings),
         "designs": {d: UPSAMPLING_DESIGNS[d] for d in settings.designs},
         "photos": [
             {"name": p.name, "source_package": p.package, "group": p.group, "split": p.split,
-             **({"extra_train": True} if p.extra_train else {})}
+             **({f"extra_{p.split}": True} if p.extra else {})}
             for p in photos
         ],
         # Timings stay out: the manifest of a rebuild is byte-identical too.
@@ -580,7 +585,12 @@ def _readme(
         *(
             [f"- **Extra training photographs**: {n_extra} more photographs give `train` tiles only;",
              "  they train no generator and choose no val photograph, so val and test are unchanged."]
-            if (n_extra := sum(p.extra_train for p in photos)) else []
+            if (n_extra := sum(p.extra and p.split == "train" for p in photos)) else []
+        ),
+        *(
+            [f"- **Extra validation photographs**: {n_extra_val} more photographs give `val` tiles only,",
+             "  after the main set's; they train no generator, so train, test and the main val tiles are unchanged."]
+            if (n_extra_val := sum(p.extra and p.split == "val" for p in photos)) else []
         ),
         f"- Seed {seed}; the same seed, photographs and machine rebuild identical files.",
         "",

@@ -172,6 +172,35 @@ def test_extra_training_photographs_add_train_tiles_and_leave_val_test_and_gener
     assert not (tmp_path / "n").exists()  # refused before anything was written
 
 
+def test_extra_val_photographs_add_val_tiles_after_the_main_ones_and_leave_the_rest_alone(built, photos, tmp_path):
+    out, summary, manifest = built
+    extra = make_photos(tmp_path / "extra", [("c-one", "c", "train"), ("c-held", "c", "holdout")], seed=5)
+    more = build_demo_data(tmp_path / "m", photos_dir=photos, seed=1, progress=False, settings=TINY,
+                           extra_val_photos_dir=extra)
+    assert more.counts["val"]["real"] == summary.counts["val"]["real"] + 6  # 2 x 6 tiles, alternating
+    assert set(more.photos["val"]) == set(summary.photos["val"]) | {"c-one", "c-held"}
+    for split in ("train", "test"):
+        assert more.counts[split] == summary.counts[split]
+        assert _hashes(tmp_path / "m" / split) == _hashes(out / split)
+    main_val = _hashes(out / "val")
+    assert {k: v for k, v in _hashes(tmp_path / "m" / "val").items() if k in main_val} == main_val
+    more_manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert more_manifest["generators"] == manifest["generators"]
+    assert {p["name"] for p in more_manifest["photos"] if p.get("extra_val")} == {"c-one", "c-held"}
+    assert more_manifest["extra_val_photos_dir"] == str(extra) and "extra_train_photos_dir" not in more_manifest
+    # both at once, from different folders; one folder for both is a name clash, refused before writing
+    other = make_photos(tmp_path / "other", [("d-one", "d", "train")], seed=6)
+    both = build_demo_data(tmp_path / "b", photos_dir=photos, seed=1, progress=False, settings=TINY,
+                           extra_train_photos_dir=other, extra_val_photos_dir=extra)
+    assert "d-one" in both.photos["train"] and "c-one" in both.photos["val"]
+    with pytest.raises(DemoDataError, match="repeats photograph"):
+        build_demo_data(tmp_path / "n", photos_dir=photos, progress=False, settings=TINY,
+                        extra_train_photos_dir=extra, extra_val_photos_dir=extra)
+    with pytest.raises(DemoDataError, match="--extra-val-photos"):
+        build_demo_data(tmp_path / "n", photos_dir=photos, progress=False, settings=TINY, extra_val_photos_dir=tmp_path)
+    assert not (tmp_path / "n").exists()
+
+
 def test_missing_photos_are_collected_or_explained(photos, tmp_path, monkeypatch):
     import forensiccodec.data.photos as photo_module
 
