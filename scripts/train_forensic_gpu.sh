@@ -11,6 +11,7 @@
 #
 # RUNS entries are quality:placement[:lambda-scale], placement in decoder|paper|full.
 # A short smoke run of each placement goes first and stops the script if anything fails.
+# PATCH_AGGREGATE=top trains on the detector's inference rule (fcc train-adapter --help).
 # STEPS=N skips the probe and trains N steps; KEEP_BEST=1 (with VALIDATE_EVERY) exports the
 # weights of the best validation; PACK_EACH=1 packs each run as it ends (one tar per run), so
 # that a run cut short by the machine's time limit loses only the runs still going.
@@ -26,6 +27,7 @@ DEADLINE=${DEADLINE:-480}
 PROBE=${PROBE:-45}
 BATCH=${BATCH:-8}
 PATCHES=${PATCHES:-50}
+PATCH_AGGREGATE=${PATCH_AGGREGATE:-mean}
 WORKERS=${WORKERS:-0}
 RUNS=${RUNS:-"1:decoder 2:decoder 3:decoder 4:decoder 1:paper 2:paper 3:paper 4:paper 1:full 2:full 3:full 4:full"}
 WORK=${WORK:-/tmp/fcc-forensic-gpu}
@@ -43,7 +45,7 @@ elapsed() { echo $(( $(date +%s) - started )); }
 
 train() {  # dir quality placement lambda-scale extra-args...
   local dir=$1 q=$2 placement=$3 scale=$4; shift 4
-  local common=(-q "$q" --data "$DATA" --batch-size "$BATCH" --patches "$PATCHES" --lambda-scale "$scale"
+  local common=(-q "$q" --data "$DATA" --batch-size "$BATCH" --patches "$PATCHES" --patch-aggregate "$PATCH_AGGREGATE" --lambda-scale "$scale"
                 --workers "$WORKERS" --checkpoint-dir "$dir/checkpoints" --weights-dir "$dir/weights"
                 --seed "$q" --device "$DEVICE")
   if [ "$placement" = full ]; then
