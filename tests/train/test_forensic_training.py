@@ -267,6 +267,11 @@ def test_cli_refuses_bad_lambda_scale_and_workers(tmp_path: Path, registry: Path
     for command in ("train-adapter", "train-codec"):
         unknown = runner.invoke(main, [command, "-q", "1", "--patch-aggregate", "max", *common])
         assert unknown.exit_code == 2 and "--patch-aggregate" in unknown.output
+    # train-codec spells the choices out (lazy imports); they must stay the detector's
+    from forensiccodec.detector.model import PATCH_AGGREGATES
+
+    (option,) = [o for o in main.commands["train-codec"].params if o.name == "patch_aggregate"]
+    assert tuple(option.type.choices) == PATCH_AGGREGATES
 
 
 def test_keep_best_exports_the_weights_of_the_best_validation(tmp_path: Path, registry: Path) -> None:
