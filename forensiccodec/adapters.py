@@ -38,6 +38,7 @@ from .codec.tic import TIC, from_transtic_state_dict
 from .errors import UsageError, WeightsError
 from .files import atomic_write_bytes
 from .rate_points import rate_point_for_quality
+from .retired_adapters import RETIRED_KIND, find_retired, retire
 from .zoo import (
     LEGACY_CODING_BUFFERS,
     TABLES_PREFIX,
@@ -47,6 +48,7 @@ from .zoo import (
     build_codec,
     carried_over_extra,
     export_codec,
+    fingerprint_from_sha256,
     load_codec_entry,
     load_transtic_checkpoint,
     read_codec_file,
@@ -99,6 +101,7 @@ class AdaptedCodec(LoadedCodec):
     placement: str = "decoder"
     adapters_entry: str = ""
     adapters_sha256: str = ""
+    adapters_retired: bool = False  # a replaced paper set, loaded for a file it wrote
 
     @property
     def encoder_adapters(self) -> bool:
@@ -168,12 +171,14 @@ def export_adapters(
         "shifted_window_mask": "true" if model.shifted_window_mask else "false",
     }
     data = safetensors_bytes(tensors, metadata)
+    sha256 = hashlib.sha256(data).hexdigest()
+    retire_replaced_paper_adapters(manifest, name, sha256)  # before its file is written over
     file_name = f"{name}.safetensors"
     atomic_write_bytes(manifest.directory / file_name, data, overwrite=True)
     entry = WeightsEntry(
         name=name,
         file=file_name,
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=sha256,
         kind=ADAPTERS_KIND,
         config_name=config_name,
         quality=quality,
@@ -191,6 +196,19 @@ def export_adapters(
     manifest.entries[name] = entry
     manifest.save()
     return entry
+
+
+def retire_replaced_paper_adapters(manifest: Manifest, name: str, new_sha256: str) -> None:
+    """Before another file takes the name ``name``: keep the paper set registered under it as a
+    retired set, so that the files that set wrote still decode (`retired_adapters`)."""
+    previous = manifest.entries.get(name)
+    if (
+        previous is not None
+        and previous.kind == ADAPTERS_KIND
+        and previous.extra.get("placement") == "paper"
+        and previous.sha256 != new_sha256
+    ):
+        retire(manifest, previous)
 
 
 def read_adapter_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -264,12 +282,18 @@ def identity_encoder_adapters(config: TICConfig) -> dict[str, torch.Tensor]:
 
 
 def load_adapted_codec(
-    config_name: str = "small", quality: int = 1, placement: str = "decoder", weights_dir: Path | None = None
+    config_name: str = "small",
+    quality: int = 1,
+    placement: str = "decoder",
+    weights_dir: Path | None = None,
+    fingerprint: bytes | None = None,
 ) -> AdaptedCodec:
     """The verified base codec with the placement's adapters loaded and switched on, in eval mode.
 
     The encoder adapters are switched on for ``paper`` only. Refuses adapters that are missing
-    (naming the command that trains them) or that were trained on another base codec.
+    (naming the command that trains them) or that were trained on another base codec. With
+    ``fingerprint`` (a file's recorded paper adapters), a retired paper set with that fingerprint
+    is loaded in place of the registered one, if the registered one is another.
     """
     check_placement(placement)
     manifest = Manifest.load(weights_dir)
@@ -280,6 +304,8 @@ def load_adapted_codec(
             f"no {placement} forensic adapters for {config_name} q{quality} in {manifest.directory};"
             f" train them with `{train_adapter_command(config_name, quality, placement)}`"
         )
+    if fingerprint is not None and placement == "paper" and fingerprint_from_sha256(entry.sha256) != fingerprint:
+        entry = find_retired(manifest, name, fingerprint) or entry
     base = _base_entry(manifest, config_name, quality)
     base_path, base_sha256 = verified_weights_file(manifest, base)
     adapter_path, adapters_sha256 = verified_weights_file(manifest, entry)
@@ -308,8 +334,9 @@ def load_adapted_codec(
         rate_point_for_quality(quality),
         base_sha256,
         placement=placement,
-        adapters_entry=name,
+        adapters_entry=entry.name,
         adapters_sha256=adapters_sha256,
+        adapters_retired=entry.kind == RETIRED_KIND,
     )
 
 

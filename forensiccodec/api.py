@@ -9,7 +9,8 @@ adapters that fit the file (``paper`` for flagged files, ``decoder`` for base bi
 combination decodes, because the adapters never change the hyperprior or the entropy tables.
 
 A flagged file records which ``paper`` adapter weights wrote it (bitstream 1.1); decoding it with
-``adapters="forensic"`` refuses other paper adapters, as a base fingerprint mismatch is refused.
+``adapters="forensic"`` uses those weights, the registered set or a retired one
+(`retired_adapters`), and refuses any other, as a base fingerprint mismatch is refused.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ NOTE_ADAPTERS_UNCHECKED = (
     "written by fcc before bitstream 1.1, which did not record its adapter weights: decoded with the"
     " installed {entry}, which could not be checked against the encoder's"
 )
+NOTE_RETIRED_ADAPTERS = (
+    "written with paper adapters that have since been retrained: decoded with the retired set that wrote it, {entry}"
+)
 NOTE_FINETUNED_IS_FORENSIC = "the fully fine-tuned codec has no separate adapters; its reconstruction is the forensic one"
 
 
@@ -72,13 +76,15 @@ class CodecStore:
                 self._codecs[key] = load_finetuned_codec(config_name, quality, self.weights_dir)
         return self._codecs[key]
 
-    def adapted(self, config_name: str, quality: int, placement: str) -> LoadedCodec:
-        """The base codec with a placement's adapters (``paper`` or ``decoder``) switched on."""
+    def adapted(self, config_name: str, quality: int, placement: str, *, fingerprint: bytes | None = None) -> LoadedCodec:
+        """The base codec with a placement's adapters (``paper`` or ``decoder``) switched on: the
+        registered set, or for ``fingerprint`` (a file's recorded paper adapters) the retired set that
+        wrote the file, if one is kept (`retired_adapters`)."""
         from .adapters import load_adapted_codec
 
-        key = (config_name, quality, f"adapters:{placement}")
+        key = (config_name, quality, f"adapters:{placement}:{fingerprint.hex() if fingerprint else ''}")
         if key not in self._codecs:
-            self._codecs[key] = load_adapted_codec(config_name, quality, placement, self.weights_dir)
+            self._codecs[key] = load_adapted_codec(config_name, quality, placement, self.weights_dir, fingerprint)
         return self._codecs[key]
 
     def for_encoding(self, config_name: str, quality: int, *, codec: str = "base", adapters: str = "none") -> LoadedCodec:
@@ -279,10 +285,11 @@ def codec_for_file(store: CodecStore, fcc: FccFile, path: Path, adapters: str = 
         codec = store.get(config_name, header.quality, codec="finetuned")
         if adapters == "forensic":
             notes.append(NOTE_FINETUNED_IS_FORENSIC)
+    elif adapters == "forensic" and header.encoder_adapters:
+        codec = store.adapted(config_name, header.quality, "paper", fingerprint=header.adapter_fingerprint)
+        notes += _check_adapter_fingerprint(header, codec, path)
     elif adapters == "forensic":
-        codec = store.adapted(config_name, header.quality, "paper" if header.encoder_adapters else "decoder")
-        if header.encoder_adapters:
-            notes += _check_adapter_fingerprint(header, codec, path)
+        codec = store.adapted(config_name, header.quality, "decoder")
     else:
         codec = store.get(config_name, header.quality)
         if header.encoder_adapters:
@@ -305,9 +312,11 @@ def _check_adapter_fingerprint(header: FccHeader, codec: LoadedCodec, path: Path
         installed_text = installed.hex() if installed is not None else "unknown"
         raise WeightsError(
             f"{path}: written with adapter weights {header.adapter_fingerprint.hex()}, but the installed"
-            f" {entry} are {installed_text}; decoding would give a wrong image (install the adapters it was"
-            " written with, or decode with --adapters none)"
+            f" {entry} are {installed_text} and no retired set matches; decoding would give a wrong image"
+            " (install the adapters it was written with, or decode with --adapters none)"
         )
+    if getattr(codec, "adapters_retired", False):
+        return [NOTE_RETIRED_ADAPTERS.format(entry=entry)]
     return []
 
 

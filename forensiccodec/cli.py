@@ -48,6 +48,9 @@ How `fcc encode --adapters` and `fcc decode --adapters` combine:
                        image, but neither fidelity- nor detector-optimised
                        (a note says so)
 
+A file written with encoder adapters records which paper adapters wrote
+it; `--adapters forensic` decodes it with those, kept as a retired set if
+they have since been retrained (a note says so), and refuses any other.
 Files written with `fcc encode --codec finetuned` decode with the fully
 fine-tuned codec (its model name is in the header), which has no separate
 adapters. Missing adapter weights are refused (exit code 4) with the

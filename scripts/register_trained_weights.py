@@ -4,7 +4,8 @@ Each RUN_DIR holds one exported ``.safetensors`` file and the ``manifest.json`` 
 weights folder it was exported into. The file is checked against its manifest entry (sha256)
 and against this folder (same base codec and detector); only when every RUN_DIR passes are the
 files copied in (atomically) and their entries registered, replacing entries of the same name,
-so a bad run never leaves a registered name pointing at another file.
+so a bad run never leaves a registered name pointing at another file. Paper adapters that are
+replaced are kept as retired sets, so that the files they wrote still decode.
 
 Usage:  python scripts/register_trained_weights.py RUN_DIR [RUN_DIR ...] [--weights-dir weights]
 """
@@ -15,6 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from forensiccodec.adapters import retire_replaced_paper_adapters
 from forensiccodec.errors import FccError
 from forensiccodec.files import atomic_write_bytes
 from forensiccodec.zoo import Manifest, WeightsEntry, sha256_of_file
@@ -52,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         target = Manifest.load(args.weights_dir)
         runs = [checked_run(run_dir, target) for run_dir in args.run_dirs]
         for path, entry in runs:
+            retire_replaced_paper_adapters(target, entry.name, entry.sha256)  # before its file is written over
             atomic_write_bytes(target.directory / entry.file, path.read_bytes(), overwrite=True)
             target.entries[entry.name] = entry
         target.save()

@@ -17,7 +17,8 @@ from forensiccodec.adapters import export_adapters
 from forensiccodec.codec.bitstream import read_fcc, write_fcc
 from forensiccodec.errors import BitstreamError, UsageError, WeightsError
 from forensiccodec.images import ColorMode, load_image, psnr
-from forensiccodec.zoo import fingerprint_from_sha256
+from forensiccodec.retired_adapters import RETIRED_KIND
+from forensiccodec.zoo import Manifest, fingerprint_from_sha256
 
 
 @pytest.fixture
@@ -181,7 +182,8 @@ def test_matching_paper_adapters_decode_without_a_note(tmp_path, combinations, a
 
 @pytest.fixture
 def retrained_store(tmp_path, adapted_store) -> api.CodecStore:
-    """A copy of the adapted registry whose paper adapters were retrained (exported again, different weights)."""
+    """A copy of the adapted registry whose paper adapters were retrained (exported again, different
+    weights); the export kept the previous set as a retired one."""
     weights_dir = Path(shutil.copytree(adapted_store.weights_dir, tmp_path / "retrained"))
     model = adapted_tiny_model()
     with torch.no_grad():
@@ -191,16 +193,42 @@ def retrained_store(tmp_path, adapted_store) -> api.CodecStore:
     return api.CodecStore(weights_dir)
 
 
-def test_other_paper_adapters_are_refused(tmp_path, combinations, adapted_store, retrained_store):
+@pytest.fixture
+def replaced_store(retrained_store) -> api.CodecStore:
+    """The retrained registry without its retired set: the paper adapters that wrote older files are gone."""
+    manifest = Manifest.load(retrained_store.weights_dir)
+    manifest.entries = {name: e for name, e in manifest.entries.items() if e.kind != RETIRED_KIND}
+    manifest.save()
+    return api.CodecStore(retrained_store.weights_dir)
+
+
+def test_a_file_of_retrained_paper_adapters_decodes_with_the_retired_set(tmp_path, combinations, adapted_store, retrained_store):
+    written = adapted_store.adapted("tiny", 1, "paper").adapters_sha256
+    report = api.decode_file(retrained_store, combinations["forensic"], tmp_path / "a.png", adapters="forensic")
+    assert (tmp_path / "a.png").read_bytes() == combinations["forensic+forensic"].read_bytes()
+    retired = f"sfma-tiny-q1-paper@{written[:16]}"
+    assert report.weights == f"tic-tiny-q1 + {retired}"
+    assert report.notes == [api.NOTE_RETIRED_ADAPTERS.format(entry=retired)]
+    # new files are written with the retrained set, and decode with it
+    api.encode_file(retrained_store.for_encoding("tiny", 1, adapters="forensic"), combinations["original"], tmp_path / "new.fcc")
+    installed = retrained_store.adapted("tiny", 1, "paper").adapters_sha256
+    assert read_fcc((tmp_path / "new.fcc").read_bytes()).header.adapter_fingerprint == fingerprint_from_sha256(installed)
+    assert installed != written
+    report = api.decode_file(retrained_store, tmp_path / "new.fcc", tmp_path / "new.png", adapters="forensic")
+    assert report.notes == [] and report.weights == "tic-tiny-q1 + sfma-tiny-q1-paper"
+
+
+def test_other_paper_adapters_are_refused(tmp_path, combinations, adapted_store, replaced_store):
     written = adapted_store.adapted("tiny", 1, "paper").adapters_sha256[:16]
-    installed = retrained_store.adapted("tiny", 1, "paper").adapters_sha256[:16]
+    installed = replaced_store.adapted("tiny", 1, "paper").adapters_sha256[:16]
     assert written != installed
-    with pytest.raises(WeightsError, match=f"adapter weights {written}, but the installed sfma-tiny-q1-paper are {installed}") as error:
-        api.decode_file(retrained_store, combinations["forensic"], tmp_path / "a.png", adapters="forensic")
+    expected = f"adapter weights {written}, but the installed sfma-tiny-q1-paper are {installed} and no retired set matches"
+    with pytest.raises(WeightsError, match=expected) as error:
+        api.decode_file(replaced_store, combinations["forensic"], tmp_path / "a.png", adapters="forensic")
     assert error.value.exit_code == 4 and "\n" not in str(error.value)
     assert not (tmp_path / "a.png").exists()
     # the base decoder does not use the adapters: the same pixels as before
-    api.decode_file(retrained_store, combinations["forensic"], tmp_path / "plain.png", adapters="none")
+    api.decode_file(replaced_store, combinations["forensic"], tmp_path / "plain.png", adapters="none")
     assert (tmp_path / "plain.png").read_bytes() == combinations["forensic+none"].read_bytes()
 
 

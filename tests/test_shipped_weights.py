@@ -6,8 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from forensiccodec.adapters import load_adapted_codec
 from forensiccodec.api import CodecStore, round_trip
-from forensiccodec.zoo import Manifest, default_weights_dir, sha256_of_file
+from forensiccodec.retired_adapters import RETIRED_KIND
+from forensiccodec.zoo import (
+    Manifest,
+    default_weights_dir,
+    fingerprint_from_sha256,
+    sha256_of_file,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "astronaut.png"
@@ -44,3 +51,13 @@ def test_payload_is_close_to_the_models_estimate(tmp_path: Path) -> None:
     payload_bits = report.payload_bpp * pixels
     estimate_bits = report.estimated_bpp * pixels
     assert abs(payload_bits - estimate_bits) <= 0.005 * estimate_bits + 8 * 16
+
+
+def test_every_retired_adapter_set_loads_for_the_files_it_wrote() -> None:
+    manifest = Manifest.load(default_weights_dir())
+    retired = [e for e in manifest.entries.values() if e.kind == RETIRED_KIND]
+    assert retired, "the shipped weights keep the paper adapter sets they replaced"
+    for entry in retired:
+        assert manifest.entries[entry.extra["retired_from"]].sha256 != entry.sha256, entry.name
+        codec = load_adapted_codec(entry.config_name, entry.quality, "paper", fingerprint=fingerprint_from_sha256(entry.sha256))
+        assert (codec.adapters_entry, codec.adapters_sha256, codec.adapters_retired) == (entry.name, entry.sha256, True)

@@ -12,13 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from adapter_weights import adapted_tiny_model
 from PIL import Image
 
+from forensiccodec.adapters import export_adapters
 from forensiccodec.codec.config import get_config
 from forensiccodec.codec.tic import TIC
 from forensiccodec.detector import build_backbone
 from forensiccodec.detector.weights import export_detector
 from forensiccodec.rate_points import rate_point_for_quality
+from forensiccodec.retired_adapters import RETIRED_KIND
 from forensiccodec.train.forensic_training import train_forensic
 from forensiccodec.zoo import Manifest, export_codec, sha256_of_file
 
@@ -114,3 +117,36 @@ def test_metrics_attach_only_to_the_file_they_were_measured_on(trained_run: Path
     assert "other" not in Manifest.load(target).entries[ENTRY].extra["metrics"]
     with pytest.raises(SystemExit, match="^error: "):
         script.main([str(tmp_path / "missing.json"), "--weights-dir", str(target)])
+
+
+def paper_run(clean: Path, directory: Path, scale: float) -> Path:
+    """A packed run of paper adapters trained against ``clean``'s base codec and detector."""
+    weights = Path(shutil.copytree(clean, directory / "weights"))
+    model = adapted_tiny_model()
+    with torch.no_grad():
+        for sfma in (*model.encoder_sfmas, *model.decoder_sfmas):
+            sfma.s_up.weight.mul_(scale)
+    detector_sha256 = Manifest.load(weights).entries["detector-tiny"].sha256
+    entry = export_adapters(model, config_name="tiny", quality=1, placement="paper", weights_dir=weights,
+                            extra={"training": {"detector": "tiny", "detector_sha256": detector_sha256}})
+    packed = directory / "packed"
+    packed.mkdir()
+    shutil.copy(weights / entry.file, packed / entry.file)
+    shutil.copy(weights / "manifest.json", packed / "manifest.json")
+    return packed
+
+
+def test_register_keeps_replaced_paper_adapters_as_a_retired_set(trained_run: Path, tmp_path: Path) -> None:
+    clean = trained_run.parent / "clean"
+    first, second = paper_run(clean, tmp_path / "a", 1.0), paper_run(clean, tmp_path / "b", 1.5)
+    target = clean_registry(trained_run, tmp_path / "weights")
+    script = load_script("register_trained_weights")
+    script.main([str(first), "--weights-dir", str(target)])
+    first_sha = Manifest.load(target).entries["sfma-tiny-q1-paper"].sha256
+    for _ in range(2):  # registering the same run twice retires nothing more
+        script.main([str(second), "--weights-dir", str(target)])
+    manifest = Manifest.load(target)
+    assert manifest.entries["sfma-tiny-q1-paper"].sha256 not in (first_sha, None)
+    retired = [e for e in manifest.entries.values() if e.kind == RETIRED_KIND]
+    assert [(e.name, e.sha256) for e in retired] == [(f"sfma-tiny-q1-paper@{first_sha[:16]}", first_sha)]
+    assert sha256_of_file(target / retired[0].file) == first_sha
