@@ -185,6 +185,7 @@ def train_forensic(
     patch_aggregate: str = "mean",
     lr: float = 1e-3,
     warmup_steps: int = 0,
+    ema_decay: float | None = None,
     lmbda: float | None = None,
     lambda_scale: float = 1.0,
     workers: int = 0,
@@ -217,6 +218,8 @@ def train_forensic(
         raise UsageError(f"--lambda-scale must be positive, got {lambda_scale:g}")
     if workers < 0:
         raise UsageError(f"--workers must be 0 or more, got {workers}")
+    if ema_decay is not None and not 0.0 < ema_decay < 1.0:
+        raise UsageError(f"--ema-decay must be between 0 and 1, got {ema_decay:g}")
     loss_lambda = lmbda * lambda_scale
     name = entry_name(config_name, quality, placement)
     if export and not force and name in Manifest.load(weights_dir).entries:
@@ -251,7 +254,7 @@ def train_forensic(
             best = BestValidatedWeights(validation, codec, names, checkpoint_dir, resume=resume)
         config = TrainConfig(
             steps=steps, epochs=None if steps is not None else epochs, batch_size=batch_size, lr=lr,
-            warmup_steps=warmup_steps, lr_milestones=(0.6,), lr_gamma=0.5, crop_size=crop_size, checkpoint_dir=str(checkpoint_dir),
+            warmup_steps=warmup_steps, ema_decay=ema_decay, lr_milestones=(0.6,), lr_gamma=0.5, crop_size=crop_size, checkpoint_dir=str(checkpoint_dir),
             resume=resume, seed=seed, device=device or "auto", max_seconds=max_seconds, progress=progress,
             num_workers=workers, validate_every=validate_every, validation_metric="accuracy", validation_higher_is_better=True,
             # a fine-tune's starting adapters compete with its later steps for --keep-best
@@ -276,7 +279,8 @@ def train_forensic(
             "steps": result.steps,
             "epochs": round(result.steps * batch_size * context.world_size / len(dataset), 2),
             "batch_size": batch_size, "world_size": context.world_size, "crop_size": crop_size,
-            "k_patches": k_patches, "patch_aggregate": patch_aggregate, "lr": lr, "device": str(context.device),
+            "k_patches": k_patches, "patch_aggregate": patch_aggregate, "lr": lr,
+            "ema_decay": ema_decay, "device": str(context.device),
             "seconds": round(result.seconds, 1),
             "seconds_per_step": round(result.seconds / max(model.passes, 1), 3),  # this run's steps only
             "trainable_parameters": sum(p.numel() for p in trainable),
@@ -338,6 +342,9 @@ def _export(codec: TIC, placement: str, config_name: str, quality: int, weights_
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @click.option("--warmup-steps", type=click.IntRange(min=0), default=0, show_default=True,
               help="raise the learning rate linearly over the first N steps (for fine-tunes with --init-from)")
+@click.option("--ema-decay", type=float, default=None,
+              help="validate and export a moving average of the adapter weights (e.g. 0.99: about the last "
+                   "100 steps) instead of the last step's; smooths the noise of small batches")
 @click.option("--lambda-scale", type=float, default=1.0, show_default=True,
               help="multiply λ in the loss (the rate point and its base codec stay); for detectors whose "
                    "loss terms are much smaller than the paper's, where the rate term would dominate")

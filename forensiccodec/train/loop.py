@@ -15,6 +15,10 @@ so that validating changes nothing about training (exact resume still holds). Ea
 logged as ``{"step": s, "validation": {...}}``, shown in the progress line, kept in the
 checkpoint (so the history survives a resume) and returned in :class:`TrainResult`.
 
+Weight averaging (optional, ``ema_decay``): a moving average of the trainable weights
+(`weight_average`) is what every validation scores, and the model ends training holding it;
+the checkpoint keeps both the trained weights and the average, so a resume stays exact.
+
 Batches: the dataset yields image tensors (or tuples whose first element is the image
 tensor); the model is called on the images and ``loss_fn`` receives the whole batch.
 ``batch_size`` is per process, so the global batch is ``batch_size * world_size``.
@@ -22,6 +26,7 @@ tensor); the model is called on the images and ``loss_fn`` receives the whole ba
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -40,6 +45,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from forensiccodec.errors import FccError
 from forensiccodec.train import distributed
 from forensiccodec.train.distributed import DistributedContext
+from forensiccodec.train.weight_average import WeightAverage
 
 CHECKPOINT_NAME = "last.pt"
 LOG_NAME = "train_log.jsonl"
@@ -85,6 +91,9 @@ class TrainConfig:
     # Also validate the starting weights (step 0) of a fresh run: a fine-tune's starting point
     # is a candidate too, so that keeping the best validation never exports something worse.
     validate_at_start: bool = False
+    # Validate and end with a moving average of the trainable weights (None: the weights as
+    # trained); e.g. 0.99 averages over about the last 100 steps.
+    ema_decay: float | None = None
     validation_metric: str = "loss"  # which metric picks TrainResult.best_validation
     validation_higher_is_better: bool = False
     extra: dict[str, Any] = field(default_factory=dict)  # recorded, e.g. {"quality": 3}
@@ -100,6 +109,8 @@ class TrainConfig:
             raise TrainingError(f"warmup_steps must be 0 or more, got {self.warmup_steps}")
         if self.lr <= 0 or self.aux_lr <= 0:
             raise TrainingError("learning rates must be positive")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise TrainingError(f"ema_decay must be between 0 and 1, got {self.ema_decay}")
         self.lr_milestones = tuple(self.lr_milestones)
 
     def to_dict(self) -> dict[str, Any]:
@@ -176,12 +187,21 @@ def train_codec(
     checkpoint_path = checkpoint_dir / CHECKPOINT_NAME if checkpoint_dir else None
     start_step = 0
     validations: list[dict[str, float]] = []
+    average_state = None
     if config.resume:
         if checkpoint_path is None or not checkpoint_path.is_file():
             raise TrainingError(f"--resume: no checkpoint at {checkpoint_path}")
-        start_step, validations = _load_checkpoint(checkpoint_path, model, optimizer, aux_optimizer, context, config)
+        start_step, validations, average_state = _load_checkpoint(
+            checkpoint_path, model, optimizer, aux_optimizer, context, config)
     else:
         torch.manual_seed(config.seed * 1000 + context.rank)  # quantisation noise, per process
+    # after the checkpoint's weights are in: an older checkpoint without an average starts one there
+    average = WeightAverage(main_parameters, config.ema_decay) if config.ema_decay is not None else None
+    if average is not None and average_state is not None:
+        try:
+            average.load_state_dict(average_state)
+        except ValueError as error:
+            raise TrainingError(f"checkpoint {checkpoint_path}: {error}") from error
 
     wrapped = distributed.wrap_model(
         model, context, ignored_parameter_names=aux_names,
@@ -200,7 +220,7 @@ def train_codec(
     total_steps = config.steps if config.steps is not None else config.epochs * batches_per_epoch
 
     logger = _Logger(checkpoint_dir, context, config, total_steps, start_step)
-    validator = _Validator(validate, model, config, context, logger, validations)
+    validator = _Validator(validate, model, config, context, logger, validations, average)
     started = time.monotonic()
     step = start_step
     if config.validate_at_start and start_step == 0:
@@ -221,6 +241,8 @@ def train_codec(
                 wrapped, model, batch, loss_fn, optimizer, aux_optimizer, aux_parameters,
                 main_parameters, config, context,
             )
+            if finite and average is not None:
+                average.update()
             skipped_in_a_row = 0 if finite else skipped_in_a_row + 1
             if skipped_in_a_row > MAX_SKIPPED_STEPS_IN_A_ROW:
                 raise TrainingError(f"training diverged: non-finite gradients for {skipped_in_a_row} steps at step {step}")
@@ -230,13 +252,15 @@ def train_codec(
                 validator.run(step)  # before the checkpoint, so that the checkpoint holds it
             if checkpoint_path is not None and step % config.checkpoint_every == 0 and step < total_steps:
                 _save_checkpoint(checkpoint_path, model, optimizer, aux_optimizer, step, config, context,
-                                 validator.history)
+                                 validator.history, average)
         logger.flush(step, learning_rate(config, max(step - 1, 0), total_steps))
         validator.run(step)  # the final weights (a no-op if this step was just validated)
         if checkpoint_path is not None:
             _save_checkpoint(checkpoint_path, model, optimizer, aux_optimizer, step, config, context,
-                             validator.history)
+                             validator.history, average)
         distributed.barrier(context)
+        if average is not None:  # after the checkpoint, which keeps the trained weights
+            average.copy_to_parameters()
     finally:
         logger.close()
     return TrainResult(
@@ -350,6 +374,7 @@ def _save_checkpoint(
     config: TrainConfig,
     context: DistributedContext,
     validations: list[dict[str, float]] | None = None,
+    average: WeightAverage | None = None,
 ) -> None:
     """Written by rank 0 only, to a temporary file then renamed, so a crash mid-write never
     leaves a truncated checkpoint. Every process's RNG state is gathered into it."""
@@ -366,6 +391,7 @@ def _save_checkpoint(
         "world_size": context.world_size,
         "config": config.to_dict(),
         "validations": list(validations or []),  # added later: older checkpoints lack it
+        "weight_average": average.state_dict() if average is not None else None,  # likewise
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
@@ -380,8 +406,9 @@ def _load_checkpoint(
     aux_optimizer: torch.optim.Optimizer | None,
     context: DistributedContext,
     config: TrainConfig,
-) -> tuple[int, list[dict[str, float]]]:
-    """Restore the model, optimisers and RNG; returns the step and the validation history."""
+) -> tuple[int, list[dict[str, float]], dict[str, Any] | None]:
+    """Restore the model, optimisers and RNG; returns the step, the validation history and the
+    weight average's state (None when the checkpoint has none)."""
     try:
         state = torch.load(path, map_location=context.device, weights_only=True)
     except Exception as error:  # torch raises several unrelated types for a bad file
@@ -402,7 +429,7 @@ def _load_checkpoint(
     else:  # a different number of processes: a fresh, still deterministic, noise stream
         torch.manual_seed(hash((state["step"], context.rank)) % 2**31)
     validations = [dict(record) for record in state.get("validations") or []]
-    return int(state["step"]), validations
+    return int(state["step"]), validations, state.get("weight_average")
 
 
 # Settings a resumed run may change: how long it runs, where and how it reports. Every other
@@ -468,12 +495,14 @@ class _Validator:
     def __init__(
         self, validate: Validate | None, model: nn.Module, config: TrainConfig,
         context: DistributedContext, logger: _Logger, history: list[dict[str, float]],
+        average: WeightAverage | None = None,
     ) -> None:
         self.validate = validate
         self.model = model
         self.config = config
         self.context = context
         self.logger = logger
+        self.average = average  # when set, validations score the averaged weights
         # From the checkpoint on a resume; kept by the main process only (the others never
         # see the metrics), but every process knows the last validated step.
         self.history = history if context.is_main else []
@@ -500,12 +529,13 @@ class _Validator:
     def _call(self, step: int) -> dict[str, float]:
         """The callable, with every module's train/eval mode put back afterwards and the
         global RNGs (torch, CUDA, NumPy, Python) untouched, so that training goes on exactly
-        as it would have without validation."""
+        as it would have without validation (and the trained weights back in place of the
+        averaged ones it scored)."""
         modes = [(module, module.training) for module in self.model.modules()]
         devices = [self.context.device] if self.context.device.type == "cuda" else []
         numpy_state, python_state = np.random.get_state(), random.getstate()
         try:
-            with torch.random.fork_rng(devices=devices):
+            with torch.random.fork_rng(devices=devices), self._weights():
                 raw = self.validate(step)
         finally:
             for module, training in modes:
@@ -513,6 +543,9 @@ class _Validator:
             np.random.set_state(numpy_state)
             random.setstate(python_state)
         return _validation_metrics(raw)
+
+    def _weights(self) -> contextlib.AbstractContextManager[None]:
+        return self.average.swapped_in() if self.average is not None else contextlib.nullcontext()
 
     def best(self) -> dict[str, float] | None:
         """The record with the best ``validation_metric`` (the earliest among equals)."""

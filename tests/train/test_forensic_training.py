@@ -254,7 +254,7 @@ def test_cli_refuses_bad_lambda_scale_and_workers(tmp_path: Path, registry: Path
     data = _data(tmp_path / "data")
     common = ["--data", str(data), "--config", "tiny", "--steps", "1", "--weights-dir", str(registry), "--device", "cpu"]
     runner = CliRunner()
-    for option in (["--lambda-scale", "0"], ["--workers", "-1"]):
+    for option in (["--lambda-scale", "0"], ["--workers", "-1"], ["--ema-decay", "1"]):
         result = runner.invoke(main, ["train-adapter", "-q", "1", "--detector", "tiny", "--no-export", *option, *common])
         assert result.exit_code != 0 and option[0] in result.output, result.output
         assert len(result.output.strip().splitlines()) == 1
@@ -272,6 +272,21 @@ def test_cli_refuses_bad_lambda_scale_and_workers(tmp_path: Path, registry: Path
 
     (option,) = [o for o in main.commands["train-codec"].params if o.name == "patch_aggregate"]
     assert tuple(option.type.choices) == PATCH_AGGREGATES
+
+
+def test_ema_decay_exports_the_averaged_adapters(tmp_path: Path, registry: Path) -> None:
+    from forensiccodec.adapters import read_adapter_file
+
+    summary = _train(tmp_path, registry, "decoder", steps=3, ema_decay=0.5)
+    assert summary["ema_decay"] == 0.5
+    checkpoint = torch.load(tmp_path / "run-decoder" / "last.pt", weights_only=True)
+    names = [n for n in checkpoint["model"] if n.startswith("codec.decoder_sfmas.")]
+    averages = dict(zip(names, checkpoint["weight_average"]["averages"]))
+    exported, _ = read_adapter_file(registry / Manifest.load(registry).entries["sfma-tiny-q1-decoder"].file)
+    assert len(exported) == len(names)
+    for name in names:  # the export is the average, the checkpoint keeps the trained weights
+        assert torch.equal(exported[name.removeprefix("codec.")], averages[name]), name
+    assert any(not torch.equal(averages[n], checkpoint["model"][n]) for n in names)
 
 
 def test_keep_best_exports_the_weights_of_the_best_validation(tmp_path: Path, registry: Path) -> None:

@@ -290,3 +290,41 @@ def test_validation_errors(tmp_path):
     with pytest.raises(ValueError, match="no validation data"):
         train_codec(tiny_model(), NoiseImages(), RateDistortionLoss(0.01), config(tmp_path / "c", steps=1),
                     validate=broken)
+
+
+def test_weight_average_is_validated_and_kept_and_resumes_exactly(tmp_path):
+    dataset = NoiseImages(n=6)
+    loss_fn = RateDistortionLoss(0.0067)
+    plain = tiny_model()
+    train_codec(plain, dataset, loss_fn, config(tmp_path / "plain", steps=5))
+
+    averaged = tiny_model()
+    seen = []
+
+    def validate(step):
+        seen.append({n: p.detach().clone() for n, p in averaged.named_parameters()})
+        return {"loss": float(step)}
+
+    train_codec(averaged, dataset, loss_fn, config(tmp_path / "a", steps=5, validate_every=5, ema_decay=0.5),
+                validate=validate)
+    checkpoint = torch.load(tmp_path / "a" / CHECKPOINT_NAME, weights_only=True)
+    trained = checkpoint["model"]
+    averages = checkpoint["weight_average"]["averages"]
+    main_names = [n for n, p in averaged.named_parameters() if not n.endswith("quantiles")]
+    assert checkpoint["weight_average"]["updates"] == 5 and len(averages) == len(main_names)
+    for name, mean in zip(main_names, averages):
+        assert torch.equal(trained[name], plain.state_dict()[name]), name  # averaging changes no step
+        assert torch.equal(seen[0][name], mean), name  # the validation scored the average
+        assert torch.equal(averaged.state_dict()[name], mean), name  # and the model ends holding it
+        assert not torch.equal(mean, trained[name]), name
+
+    interrupted = tiny_model()
+    train_codec(interrupted, dataset, loss_fn, config(tmp_path / "b", steps=2, ema_decay=0.5))
+    resumed = tiny_model(seed=123)
+    train_codec(resumed, dataset, loss_fn, config(tmp_path / "b", steps=5, ema_decay=0.5, resume=True))
+    for name, value in averaged.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[name]), name
+    with pytest.raises(TrainingError, match="ema_decay"):
+        train_codec(tiny_model(), dataset, loss_fn, config(tmp_path / "b", steps=6, ema_decay=0.9, resume=True))
+    with pytest.raises(TrainingError, match="between 0 and 1"):
+        config(tmp_path, ema_decay=1.5)
