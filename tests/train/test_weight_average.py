@@ -36,9 +36,9 @@ def test_swapped_in_restores_the_trained_weights_bit_for_bit():
     average.update()
     trained = [w.detach().clone() for w in weights]
     with average.swapped_in():
-        for weight, mean in zip(weights, average.averages):
+        for weight, mean, value in zip(weights, average.averages, trained):
             assert torch.equal(weight, mean)
-            assert not torch.equal(weight, trained[0] if weight.shape == trained[0].shape else trained[1])
+            assert not torch.equal(weight, value)
     for weight, value in zip(weights, trained):
         assert torch.equal(weight, value)
     with pytest.raises(RuntimeError), average.swapped_in():  # put back on an error too
