@@ -1,7 +1,8 @@
 """`fcc collect-photos`: real colour photographs that ship inside Python and Debian packages.
 
 Nothing can be downloaded from a data set server here, but scikit-image, scikit-learn and
-matplotlib wheels bundle a few photographs, and Debian wallpaper packages carry several dozen.
+matplotlib wheels bundle a few photographs, and Debian wallpaper packages carry several dozen
+(more Debian packages, on request: :mod:`forensiccodec.data.photo_sources`).
 This module finds them, converts them to PNG (downscaled so that old JPEG artefacts wash out),
 splits them deterministically into train / holdout and records where each came from.
 
@@ -33,9 +34,13 @@ from forensiccodec.errors import FccError
 HOLDOUT_FRACTION = 0.2
 SPLITS = ("train", "holdout")
 # What `fcc collect-photos --source` can name. The default set is what the demo set and every
-# number in docs/ are built from; "opencv-doc" adds small photographs on request (for more
-# training content) without changing that default.
-PHOTO_SOURCES = ("python", "wallpapers", "opencv-doc")
+# number in docs/ are built from; "opencv-doc" and the Debian packages of photo_sources.py add
+# photographs on request (for more training content) without changing that default.
+MORE_DEBIAN_SOURCES = (
+    "gcompris", "kphotoalbum", "tuxpaint", "lxqt-wallpapers", "palapeli", "enlightenment", "rmagick", "gimp-help",
+)
+ALL_SOURCES = ("python", "wallpapers", "opencv-doc", *MORE_DEBIAN_SOURCES)
+PHOTO_SOURCES = (*ALL_SOURCES, "all")  # "all" names every one of ALL_SOURCES
 DEFAULT_SOURCES = ("python", "wallpapers")
 
 
@@ -142,8 +147,9 @@ def collect_photos(
     progress: bool = True,
     notify: Notify | None = None,
 ) -> list[PhotoRecord]:
-    """Collect the photographs of ``sources`` (see :data:`PHOTO_SOURCES`): those bundled in
-    installed Python packages, Debian wallpaper packages and Debian's opencv-doc, the Debian
+    """Collect the photographs of ``sources`` (see :data:`PHOTO_SOURCES`; ``"all"`` names every
+    one): those bundled in installed Python packages, Debian wallpaper packages, Debian's
+    opencv-doc and the Debian packages of :mod:`forensiccodec.data.photo_sources`, the Debian
     ones fetched with ``apt-get download`` (skipped without ``include_debian``). Write them as
     PNGs under ``out_dir/{train,holdout}`` with ``photos.json`` and ``ATTRIBUTION.md``, and
     return their records. Sources that are missing are skipped with a note (passed to
@@ -156,6 +162,8 @@ def collect_photos(
         raise PhotoCollectionError(
             f"unknown photo source(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(PHOTO_SOURCES)}"
         )
+    if "all" in wanted:
+        wanted = ALL_SOURCES
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise PhotoCollectionError(f"output path exists and is not a folder: {out}")
@@ -167,11 +175,7 @@ def collect_photos(
             notify(message)
 
     with tempfile.TemporaryDirectory(prefix="fcc-photos-") as tmp:
-        found = python_package_sources(note) if "python" in wanted else []
-        if include_debian and "wallpapers" in wanted:
-            found += debian_sources(Path(tmp), note)
-        if include_debian and "opencv-doc" in wanted:
-            found += opencv_doc_sources(Path(tmp), note)
+        found = _gather(wanted, include_debian, Path(tmp), note)
         if not found:
             hint = (
                 "they are Debian packages, which --no-debian skips" if not include_debian and "python" not in wanted
@@ -188,6 +192,23 @@ def collect_photos(
     _write_atomic(out / "photos.json", _manifest_json(records, notes, max_side).encode())
     _write_atomic(out / "ATTRIBUTION.md", _attribution_markdown(records).encode())
     return records
+
+
+def _gather(wanted: tuple[str, ...], include_debian: bool, work_dir: Path, note: Notify) -> list[PhotoSource]:
+    """The photographs of the ``wanted`` sources, in ALL_SOURCES order."""
+    found = python_package_sources(note) if "python" in wanted else []
+    if include_debian and "wallpapers" in wanted:
+        found += debian_sources(work_dir, note)
+    if include_debian and "opencv-doc" in wanted:
+        found += opencv_doc_sources(work_dir, note)
+    more = [name for name in MORE_DEBIAN_SOURCES if name in wanted]
+    if include_debian and more:
+        # Imported here: photo_sources builds on this module.
+        from forensiccodec.data.photo_sources import debian_photo_sources
+
+        for name in more:
+            found += debian_photo_sources(name, work_dir, note)
+    return found
 
 
 def python_package_sources(note: Notify) -> list[PhotoSource]:
