@@ -38,7 +38,13 @@ from .codec.tic import TIC, from_transtic_state_dict
 from .errors import UsageError, WeightsError
 from .files import atomic_write_bytes
 from .rate_points import rate_point_for_quality
-from .retired_adapters import RETIRED_KIND, find_retired, retire
+from .retired import (
+    RETIRED_CODEC_KIND,
+    RETIRED_KIND,
+    find_retired,
+    find_retired_by_sha256,
+    retire,
+)
 from .zoo import (
     LEGACY_CODING_BUFFERS,
     TABLES_PREFIX,
@@ -200,7 +206,7 @@ def export_adapters(
 
 def retire_replaced_paper_adapters(manifest: Manifest, name: str, new_sha256: str) -> None:
     """Before another file takes the name ``name``: keep the paper set registered under it as a
-    retired set, so that the files that set wrote still decode (`retired_adapters`)."""
+    retired set, so that the files that set wrote still decode (`retired`)."""
     previous = manifest.entries.get(name)
     if (
         previous is not None
@@ -307,9 +313,11 @@ def load_adapted_codec(
     if fingerprint is not None and placement == "paper" and fingerprint_from_sha256(entry.sha256) != fingerprint:
         entry = find_retired(manifest, name, fingerprint) or entry
     base = _base_entry(manifest, config_name, quality)
-    base_path, base_sha256 = verified_weights_file(manifest, base)
     adapter_path, adapters_sha256 = verified_weights_file(manifest, entry)
     adapter_tensors, metadata = read_adapter_file(adapter_path)
+    if metadata["base_sha256"] != base.sha256:  # trained on a base codec retrained since: run on that one
+        base = find_retired_by_sha256(manifest, base.name, metadata["base_sha256"]) or base
+    base_path, base_sha256 = verified_weights_file(manifest, base)
     if metadata["base_sha256"] != base_sha256:
         raise WeightsError(
             f"{name} was trained on base codec {metadata['base_sha256'][:16]}…, but the installed {base.name} is"
@@ -337,6 +345,7 @@ def load_adapted_codec(
         adapters_entry=entry.name,
         adapters_sha256=adapters_sha256,
         adapters_retired=entry.kind == RETIRED_KIND,
+        retired_entry=base.name if base.kind == RETIRED_CODEC_KIND else "",
     )
 
 

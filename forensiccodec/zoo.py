@@ -138,6 +138,9 @@ class LoadedCodec:
     # None for the base codec; a variant ("ft": fully fine-tuned) writes its own model name into
     # .fcc headers, so that a file always finds the weights that wrote it.
     variant: str | None = None
+    # The retired registry entry these weights were loaded from (e.g. "tic-small-q4@1f2e…"), for
+    # a file written before its rate point's codec was retrained; "" for the registered codec.
+    retired_entry: str = ""
 
     @property
     def fingerprint(self) -> bytes:
@@ -241,7 +244,8 @@ def load_codec_entry(manifest: Manifest, entry: WeightsEntry, variant: str | Non
     tensors, metadata = read_codec_file(path)
     config = TICConfig.from_dict(json.loads(metadata["config"]))
     model, tables = build_codec(tensors, config)
-    return LoadedCodec(model, tables, entry.config_name, rate_point_for_quality(entry.quality), actual, variant)
+    retired = entry.name if entry.kind.startswith("retired-") else ""
+    return LoadedCodec(model, tables, entry.config_name, rate_point_for_quality(entry.quality), actual, variant, retired)
 
 
 def codec_file_bytes(model: TIC, tables: EntropyTables, metadata: dict[str, str]) -> bytes:

@@ -4,7 +4,8 @@
         --log runs/gpu3/t3-q{Q}.log --note "trained on one H200 ..."
 
 Fixes the integer entropy tables from each model, writes weights/tic-<config>-q<Q>.safetensors and
-its manifest entry (with the training summary the state file carries).
+its manifest entry (with the training summary the state file carries); a replaced codec is kept
+under weights/retired/ so that the files it wrote still decode.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from safetensors import safe_open
 
 from forensiccodec.codec.config import get_config
 from forensiccodec.codec.tic import TIC
+from forensiccodec.retired import export_codec_keeping_replaced
 from forensiccodec.train.codec_training import load_initial_weights
-from forensiccodec.zoo import export_codec
 
 
 def main() -> None:
@@ -36,7 +37,7 @@ def main() -> None:
         model = TIC(get_config(args.config))
         load_initial_weights(model, path)
         summary = json.loads(metadata.get("summary", "{}"))
-        entry = export_codec(
+        entry = export_codec_keeping_replaced(
             model.eval(),
             config_name=args.config,
             quality=quality,

@@ -17,7 +17,7 @@ from forensiccodec.adapters import export_adapters
 from forensiccodec.codec.bitstream import read_fcc, write_fcc
 from forensiccodec.errors import BitstreamError, UsageError, WeightsError
 from forensiccodec.images import ColorMode, load_image, psnr
-from forensiccodec.retired_adapters import RETIRED_KIND
+from forensiccodec.retired import RETIRED_KIND
 from forensiccodec.zoo import Manifest, fingerprint_from_sha256
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from forensiccodec.adapters import load_adapted_codec
 from forensiccodec.api import CodecStore, round_trip
-from forensiccodec.retired_adapters import RETIRED_KIND
+from forensiccodec.retired import RETIRED_KIND
 from forensiccodec.zoo import (
     Manifest,
     default_weights_dir,

@@ -188,8 +188,10 @@ def cached_window_layout(
     batch: int, height: int, width: int, window_size: int, shift_size: int, device: torch.device, shift_mask: bool = True
 ) -> WindowLayout:
     """`build_window_layout`, built once per (geometry, device, inference mode)."""
-    # Tensors made under inference_mode cannot be saved for backward later, hence the flag.
-    key = (batch, height, width, window_size, shift_size, device, shift_mask, torch.is_inference_mode_enabled())
+    # Tensors made under inference_mode cannot be saved for backward later, hence the flag
+    # (torch.compile cannot trace the query, and never runs under inference_mode).
+    inference = not torch.compiler.is_compiling() and torch.is_inference_mode_enabled()
+    key = (batch, height, width, window_size, shift_size, device, shift_mask, inference)
     layout = _LAYOUT_CACHE.get(key)
     if layout is None:
         if len(_LAYOUT_CACHE) >= _LAYOUT_CACHE_SIZE:
@@ -243,6 +245,9 @@ class WindowAttention(nn.Module):
         both miss; `_apply` (device/dtype moves) clears it.
         """
         table = self.relative_position_bias_table
+        tokens = self.window_size**2
+        if torch.compiler.is_compiling():  # compiled code fuses the gather; a cache would break the graph
+            return table[self.relative_position_index.view(-1)].view(tokens, tokens, -1).permute(2, 0, 1).contiguous()
         # Inference tensors (e.g. tables cast inside inference_mode) have no version counter.
         cacheable = (
             self.attention_impl == "sdpa"
@@ -253,7 +258,6 @@ class WindowAttention(nn.Module):
         hit = self._bias_cache
         if cacheable and hit is not None and hit[0] is table and hit[1] == table._version and hit[2] == inference:
             return hit[3]
-        tokens = self.window_size**2
         bias = table[self.relative_position_index.view(-1)].view(tokens, tokens, -1).permute(2, 0, 1).contiguous()
         self._bias_cache = (table, table._version, inference, bias) if cacheable else None
         return bias
@@ -273,6 +277,8 @@ class WindowAttention(nn.Module):
         heads = self.num_heads
         q, k, v = self.qkv(windows).view(count, tokens, 3, heads, channels // heads).permute(2, 0, 3, 1, 4).unbind(0)
         bias = self.relative_position_bias()
+        if torch.is_grad_enabled() and bias.requires_grad and q.dtype != torch.float32:
+            return self._attend_training(q, k, v, bias, clean_windows, masked_mask)
         parts = []
         if clean_windows:
             # A stride-0 4-D mask keeps CPU SDPA on its fused kernel (3-D masks fall back).
@@ -288,6 +294,20 @@ class WindowAttention(nn.Module):
         if len(parts) == 1:
             return parts[0].transpose(1, 2).reshape(count, tokens, channels)
         return torch.cat([part.transpose(1, 2) for part in parts]).view(count, tokens, channels)
+
+    def _attend_training(
+        self, q: Tensor, k: Tensor, v: Tensor, bias: Tensor, clean_windows: int, masked_mask: Tensor
+    ) -> Tensor:
+        """`attend_split` in bf16 while the bias trains. SDPA has no fused kernel for a mask that
+        needs a gradient and falls back to a generic path that is slow in bf16, so the matmuls
+        are written out in bf16, as autocast would run them (several times faster than float32
+        on CPUs with native bf16; the softmax kernel accumulates in float32)."""
+        count, heads, tokens, head_dim = q.shape
+        logits = torch.matmul(q * self.scale, k.transpose(-2, -1)) + bias.to(q.dtype)
+        if clean_windows < count:  # in place: the sum's backward does not need it
+            logits[clean_windows:] += masked_mask.to(q.dtype).unsqueeze(1)
+        out = torch.matmul(logits.softmax(dim=-1), v)
+        return out.transpose(1, 2).reshape(count, tokens, heads * head_dim)
 
     def forward(self, windows: Tensor, mask: Tensor | None = None) -> Tensor:
         """Upstream's attention: windows (B * nW, ws², C), additive mask (nW, ws², ws²) or None.

@@ -72,6 +72,11 @@ def _run_in_dtype(module: nn.Module, x: Tensor, dtype: torch.dtype) -> Tensor:
     return torch.func.functional_call(module, tensors, (x.to(dtype),))
 
 
+def _at_least_float32(x: Tensor) -> Tensor:
+    """x in float32 if it is a half-precision tensor (autocast output), else unchanged."""
+    return x.float() if x.dtype in (torch.bfloat16, torch.float16) else x
+
+
 class TIC(nn.Module):
     """g_a/g_s analysis-synthesis transforms with an h_a/h_s hyperprior, built from a TICConfig.
 
@@ -212,9 +217,15 @@ class TIC(nn.Module):
         """Training/evaluation pass: noisy latents in training mode, rounded ones in eval."""
         y = self.analysis(x)
         z = self.hyper_analysis(y)
-        z_hat, z_likelihoods = self.entropy_bottleneck(z, training=self.training)
+        # Under autocast (bf16 training) the entropy models stay in float32: bf16 likelihoods
+        # would bias the rate term, and the noise added to the latents would be rounded away.
+        with torch.autocast(x.device.type, enabled=False):
+            z_hat, z_likelihoods = self.entropy_bottleneck(_at_least_float32(z), training=self.training)
         scales, means = self.hyper_synthesis(z_hat, dtype=None)
-        y_hat, y_likelihoods = self.gaussian_conditional(y, scales, means, training=self.training)
+        with torch.autocast(x.device.type, enabled=False):
+            y_hat, y_likelihoods = self.gaussian_conditional(
+                _at_least_float32(y), _at_least_float32(scales), _at_least_float32(means), training=self.training
+            )
         return {"x_hat": self.synthesis(y_hat), "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
 
     def aux_loss(self) -> Tensor:

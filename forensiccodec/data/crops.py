@@ -8,6 +8,7 @@ crop, and DDP ranks, which get disjoint indices from a DistributedSampler, see d
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -37,6 +38,19 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
     return files
 
 
+def images_at_least(files: Iterable[Path], size: int) -> tuple[list[Path], list[Path]]:
+    """``files`` split into those whose shorter side (EXIF orientation aside) is at least ``size``
+    and the smaller ones, which a crop of ``size`` would have to upscale. Reads headers only."""
+    large, small = [], []
+    for path in files:
+        try:
+            with Image.open(path) as opened:
+                (large if min(opened.size) >= size else small).append(path)
+        except (OSError, ValueError) as error:
+            raise DatasetError(f"cannot read image {path}: {error}") from error
+    return large, small
+
+
 class RandomCropDataset(Dataset[torch.Tensor]):
     """Random ``crop_size`` crops (random position, random horizontal flip) as float32
     tensors [3, crop, crop] in [0, 1].
@@ -48,6 +62,11 @@ class RandomCropDataset(Dataset[torch.Tensor]):
     ``epoch_length`` is the number of items per epoch (default: one per image). Call
     :meth:`set_epoch` to draw new crops for the same indices (the loop does, like
     DistributedSampler.set_epoch).
+
+    ``augment`` (for codec training) draws each crop from the eight flips and 90° rotations,
+    and half of the time from a randomly downscaled copy of the photograph (down to
+    ``MIN_DOWNSCALE``, never below the crop): more distinct content per photograph, and
+    detail at the scales a camera's larger photographs have.
     """
 
     def __init__(
@@ -57,6 +76,7 @@ class RandomCropDataset(Dataset[torch.Tensor]):
         *,
         epoch_length: int | None = None,
         seed: int = 0,
+        augment: bool = False,
     ) -> None:
         if crop_size < 1:
             raise DatasetError(f"crop size must be positive, got {crop_size}")
@@ -69,6 +89,7 @@ class RandomCropDataset(Dataset[torch.Tensor]):
         self.files = files
         self.crop_size = crop_size
         self.seed = seed
+        self.augment = augment
         self.epoch = 0
         self.images = [_load_at_least(path, crop_size) for path in files]
         self.epoch_length = len(files) if epoch_length is None else epoch_length
@@ -88,6 +109,8 @@ class RandomCropDataset(Dataset[torch.Tensor]):
         # Cycle through the images across epochs so each is used equally often, even when
         # an epoch is shorter than the image list; the position within it is random.
         image = self.images[(self.epoch * self.epoch_length + index) % len(self.images)]
+        if self.augment:
+            return augmented_crop_tensor(image, self.crop_size, rng)
         return random_crop_tensor(image, self.crop_size, rng)
 
 
@@ -101,6 +124,28 @@ def random_crop_tensor(pixels: np.ndarray, crop_size: int, rng: np.random.Genera
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
     # np.array copies: a crop of a read-only decoded image would otherwise stay read-only.
+    return torch.from_numpy(np.array(crop)).permute(2, 0, 1).float().div_(255.0)
+
+
+MIN_DOWNSCALE = 0.5
+
+
+def augmented_crop_tensor(pixels: np.ndarray, crop_size: int, rng: np.random.Generator) -> torch.Tensor:
+    """A ``crop_size`` crop, half of the time from the photograph downscaled by a random factor
+    in [max(MIN_DOWNSCALE, crop/shorter side), 1] (only the region the crop needs is resized,
+    with Lanczos), then one of the eight flips and 90° rotations; float32 [3, crop, crop]."""
+    height, width = pixels.shape[:2]
+    smallest_scale = max(MIN_DOWNSCALE, crop_size / min(height, width))
+    scale = float(rng.uniform(smallest_scale, 1.0)) if rng.random() < 0.5 and smallest_scale < 1.0 else 1.0
+    region = min(height, width, math.ceil(crop_size / scale))
+    top = int(rng.integers(height - region + 1))
+    left = int(rng.integers(width - region + 1))
+    crop = pixels[top : top + region, left : left + region]
+    if region != crop_size:
+        crop = np.asarray(Image.fromarray(np.ascontiguousarray(crop)).resize((crop_size, crop_size), Image.LANCZOS))
+    crop = np.rot90(crop, k=int(rng.integers(4)))
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
     return torch.from_numpy(np.array(crop)).permute(2, 0, 1).float().div_(255.0)
 
 

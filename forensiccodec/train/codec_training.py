@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,15 @@ from safetensors.torch import load_file, save_file
 
 from ..codec.config import get_config
 from ..codec.tic import TIC
-from ..data.crops import RandomCropDataset
+from ..data.crops import RandomCropDataset, images_at_least, list_images
 from ..errors import UsageError, WeightsError
 from ..rate_points import rate_point_for_quality
 from .distributed import cleanup_distributed, setup_distributed
+from .holdout_validation import HoldoutRateDistortion
 from .loop import TrainConfig, train_codec
+from .precision import PRECISIONS
 from .rate_distortion import RateDistortionLoss
+from .time_budget import Duration, budget_seconds
 
 CUDA_CPU_THREADS = 4
 ITEMS_PER_EPOCH = 1024  # random crops per "epoch" of the crop dataset; only sets the sampler's period
@@ -71,16 +75,41 @@ def refuse_to_replace_registered(config_name: str, quality: int, weights_dir: Pa
         )
 
 
+def resolve_initial_weights(init_from: str | Path, weights_dir: Path | None) -> Path:
+    """A warm start: a weights file, or the name of a registered codec (``tic-small-q3``)."""
+    path = Path(init_from)
+    if path.is_file():
+        return path
+    from ..zoo import (  # needs the entropy coder (constriction)
+        Manifest,
+        verified_weights_file,
+    )
+
+    manifest = Manifest.load(weights_dir)
+    entry = manifest.entries.get(str(init_from))
+    if entry is None or entry.kind not in ("codec", "finetuned-codec"):
+        raise UsageError(f"--init-from {init_from}: neither a weights file nor a registered codec in {manifest.directory}")
+    return verified_weights_file(manifest, entry)[0]
+
+
+def holdout_folder(data: Path) -> Path | None:
+    """DIR/holdout (what `fcc collect-photos` keeps apart) or DIR/val, if the folder has one."""
+    for name in ("holdout", "val"):
+        if (data / name).is_dir():
+            return data / name
+    return None
+
+
 def train_codec_command(
     *,
-    data: Path,
+    data: Path | Sequence[Path],
     quality: int,
     config_name: str = "small",
     steps: int = 20000,
     batch_size: int = 8,
     crop_size: int = 256,
     lr: float = 3e-4,
-    init_from: Path | None = None,
+    init_from: str | Path | None = None,
     checkpoint_dir: Path | None = None,
     resume: bool = False,
     device: str | None = None,
@@ -91,12 +120,23 @@ def train_codec_command(
     max_seconds: float | None = None,
     save_state_to: Path | None = None,
     progress: bool = True,
+    precision: str = "auto",
+    compile_model: bool = False,
+    validate_every: int | None = None,
+    augment: bool = True,
 ) -> dict[str, Any]:
+    """Train the base codec on the photographs of one or more folders (each one's train/
+    sub-folder if present); the first folder's holdout/ gives the validation."""
     point = rate_point_for_quality(quality)
     config = get_config(config_name)
     if export and not force:
         refuse_to_replace_registered(config_name, quality, weights_dir)
-    folder = training_folder(Path(data))
+    data_folders = [Path(data)] if isinstance(data, (str, Path)) else [Path(d) for d in data]
+    folders = [training_folder(folder) for folder in data_folders]
+    validation_folder = holdout_folder(data_folders[0]) if validate_every is not None else None
+    if validate_every is not None and validation_folder is None:
+        raise UsageError(f"--validate-every: {data_folders[0]} has no holdout/ or val/ folder of photographs")
+    initial = resolve_initial_weights(init_from, weights_dir) if init_from is not None else None
     context = setup_distributed(device or "auto")
     if context.device.type == "cuda" and "OMP_NUM_THREADS" not in os.environ:
         # Several GPU processes each spawning one CPU thread per core starved the GPU (measured:
@@ -104,10 +144,19 @@ def train_codec_command(
         torch.set_num_threads(CUDA_CPU_THREADS)
     try:
         model = TIC(config)
-        if init_from is not None and not resume:
-            load_initial_weights(model, Path(init_from))
-        dataset = RandomCropDataset(folder, crop_size, epoch_length=max(ITEMS_PER_EPOCH, batch_size * context.world_size), seed=seed)
+        if initial is not None and not resume:
+            load_initial_weights(model, initial)
+        # A photograph smaller than the crop would be upscaled: blurred content the codec would
+        # learn to spend its bits on. Codec training leaves such photographs out.
+        files, too_small = images_at_least([path for folder in folders for path in list_images(folder)], crop_size)
+        if not files:
+            raise UsageError(f"no training photograph is at least {crop_size} pixels on its shorter side; use a smaller --crop-size")
+        dataset = RandomCropDataset(
+            files, crop_size, epoch_length=max(ITEMS_PER_EPOCH, batch_size * context.world_size), seed=seed,
+            augment=augment,
+        )
         checkpoint_dir = Path(checkpoint_dir or f"runs/codec-{config_name}-q{quality}")
+        data_record: str | list[str] = str(folders[0]) if len(folders) == 1 else [str(f) for f in folders]
         train_config = TrainConfig(
             steps=steps,
             batch_size=batch_size,
@@ -119,30 +168,48 @@ def train_codec_command(
             device=device or "auto",
             max_seconds=max_seconds,
             progress=progress,
-            extra={"quality": quality, "config_name": config_name, "data": str(folder), "codec_lambda": point.codec_lambda},
+            precision=precision,
+            compile=compile_model,
+            validate_every=validate_every,
+            validate_at_start=validate_every is not None,
+            extra={"quality": quality, "config_name": config_name, "data": data_record,
+                   "codec_lambda": point.codec_lambda, "augment": augment,
+                   "init_from": str(init_from) if init_from is not None else None},
         )
-        result = train_codec(model, dataset, RateDistortionLoss(point.codec_lambda), train_config, context=context)
+        validate = (HoldoutRateDistortion(model, validation_folder, point.codec_lambda)
+                    if validation_folder is not None and context.is_main else None)
+        result = train_codec(model, dataset, RateDistortionLoss(point.codec_lambda), train_config, context=context,
+                             validate=validate)
         summary = {
             "steps": result.steps,
             "seconds": round(result.seconds, 1),
+            "total_seconds": round(result.total_seconds, 1),
+            "stopped_early": result.stopped_early,
+            "precision": result.precision,
             "final_metrics": {k: round(float(v), 5) for k, v in result.metrics.items()},
             "world_size": context.world_size,
             "device": str(context.device),
+            "photographs": len(files),
+            "photographs_left_out_smaller_than_the_crop": len(too_small),
         }
+        if result.validations:
+            summary["last_validation"] = result.validations[-1]
         if context.is_main:
             model = model.cpu().eval()
             if save_state_to is not None:
                 save_state(model, Path(save_state_to), {"quality": str(quality), "summary": json.dumps(summary)})
             if export:
-                from ..zoo import export_codec  # needs the entropy coder (constriction)
+                # needs the entropy coder (constriction); keeps a replaced codec for the files it wrote
+                from ..retired import export_codec_keeping_replaced
 
-                entry = export_codec(
+                entry = export_codec_keeping_replaced(
                     model,
                     config_name=config_name,
                     quality=quality,
                     weights_dir=weights_dir,
-                    extra={"training": {"data": str(folder), "lambda_mse": point.codec_lambda, "batch_size": batch_size,
-                                        "crop_size": crop_size, "lr": lr, **summary}},
+                    extra={"training": {"data": data_record, "lambda_mse": point.codec_lambda, "batch_size": batch_size,
+                                        "crop_size": crop_size, "lr": lr, "augment": augment,
+                                        "init_from": str(init_from) if init_from is not None else None, **summary}},
                     overwrite=force,
                 )
                 summary["exported"] = entry.file
@@ -152,14 +219,14 @@ def train_codec_command(
 
 
 @click.command()
-@click.option("--data", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True)
+@click.option("--data", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True, multiple=True)
 @click.option("--quality", "-q", type=int, required=True)
 @click.option("--config", "config_name", default="small")
 @click.option("--steps", type=int, default=20000)
 @click.option("--batch-size", type=int, default=8)
 @click.option("--crop-size", type=int, default=256)
 @click.option("--lr", type=float, default=3e-4)
-@click.option("--init", "init_from", type=click.Path(path_type=Path, exists=True), default=None)
+@click.option("--init-from", "--init", "init_from", default=None)
 @click.option("--checkpoint-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
 @click.option("--resume", is_flag=True)
 @click.option("--device", default=None)
@@ -167,15 +234,19 @@ def train_codec_command(
 @click.option("--export/--no-export", default=False)
 @click.option("--force", is_flag=True)
 @click.option("--weights-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
-@click.option("--max-seconds", type=float, default=None, help="stop cleanly after this long")
+@click.option("--time-budget", type=Duration(), default=None, help="stop cleanly, checkpointed, before this long")
+@click.option("--max-seconds", type=float, default=None, hidden=True)
+@click.option("--precision", type=click.Choice(PRECISIONS), default="auto")
+@click.option("--compile/--no-compile", "compile_model", default=False)
+@click.option("--validate-every", type=int, default=None)
 @click.option("--save-state", "save_state_to", type=click.Path(path_type=Path, dir_okay=False), default=None)
 @click.option("--progress/--no-progress", default=True)
-def main(**options: Any) -> None:
+def main(time_budget: float | None, max_seconds: float | None, **options: Any) -> None:
     """Entry point for torchrun: python -m forensiccodec.train.codec_training --data DIR -q Q ..."""
     from ..errors import FccError
 
     try:
-        summary = train_codec_command(**options)
+        summary = train_codec_command(max_seconds=budget_seconds(time_budget, max_seconds), **options)
     except FccError as error:
         raise click.ClickException(str(error)) from None
     click.echo(json.dumps(summary))

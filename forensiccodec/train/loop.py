@@ -43,7 +43,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from forensiccodec.errors import FccError
-from forensiccodec.train import distributed
+from forensiccodec.train import distributed, precision
 from forensiccodec.train.distributed import DistributedContext
 from forensiccodec.train.weight_average import WeightAverage
 
@@ -84,7 +84,11 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1"
     log_every: int = 10
-    max_seconds: float | None = None  # stop cleanly (with a checkpoint) after this long
+    # A time budget: the run stops cleanly, checkpoint written, before this many seconds have
+    # passed (it predicts the next step, the validation and the checkpoint from their last run).
+    max_seconds: float | None = None
+    precision: str = "fp32"  # "auto": bf16 autocast where the device runs it natively
+    compile: bool = False  # torch.compile the model (pays off after a few hundred steps)
     find_unused_parameters: bool = False
     progress: bool = True
     validate_every: int | None = None  # steps; with a validate callable (also run at the end)
@@ -111,6 +115,10 @@ class TrainConfig:
             raise TrainingError("learning rates must be positive")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise TrainingError(f"ema_decay must be between 0 and 1, got {self.ema_decay}")
+        if self.precision not in precision.PRECISIONS:
+            raise TrainingError(f"precision must be one of {', '.join(precision.PRECISIONS)}, got {self.precision!r}")
+        if self.max_seconds is not None and self.max_seconds < 0:
+            raise TrainingError(f"the time budget must not be negative, got {self.max_seconds} s")
         self.lr_milestones = tuple(self.lr_milestones)
 
     def to_dict(self) -> dict[str, Any]:
@@ -127,6 +135,8 @@ class TrainResult:
     log_file: Path | None
     seconds: float  # wall-clock time of this run
     stopped_early: bool  # max_seconds ran out before the last step
+    total_seconds: float = 0.0  # training time of every stint of the run, resumes included
+    precision: str = "fp32"  # what the run computed in (the resolved config.precision)
     # every validation of the run, {"step": s, **metrics}, including those before a resume
     # (main process only: empty on the others)
     validations: list[dict[str, float]] = field(default_factory=list)
@@ -180,18 +190,20 @@ def train_codec(
         raise TrainingError("no trainable parameters")
     has_aux = bool(aux_parameters) and hasattr(model, "aux_loss")
 
-    optimizer = torch.optim.Adam(main_parameters, lr=config.lr)
-    aux_optimizer = torch.optim.Adam(aux_parameters, lr=config.aux_lr) if has_aux else None
+    optimizer = _adam(main_parameters, config.lr, context.device)
+    aux_optimizer = _adam(aux_parameters, config.aux_lr, context.device) if has_aux else None
+    compute_precision = precision.resolve_precision(config.precision, context.device)
 
     checkpoint_dir = Path(config.checkpoint_dir) if config.checkpoint_dir else None
     checkpoint_path = checkpoint_dir / CHECKPOINT_NAME if checkpoint_dir else None
     start_step = 0
     validations: list[dict[str, float]] = []
     average_state = None
+    clock = _Clock(config.max_seconds)
     if config.resume:
         if checkpoint_path is None or not checkpoint_path.is_file():
             raise TrainingError(f"--resume: no checkpoint at {checkpoint_path}")
-        start_step, validations, average_state = _load_checkpoint(
+        start_step, validations, average_state, clock.before = _load_checkpoint(
             checkpoint_path, model, optimizer, aux_optimizer, context, config)
     else:
         torch.manual_seed(config.seed * 1000 + context.rank)  # quantisation noise, per process
@@ -207,6 +219,8 @@ def train_codec(
         model, context, ignored_parameter_names=aux_names,
         find_unused_parameters=config.find_unused_parameters,
     )
+    if config.compile:
+        wrapped = torch.compile(wrapped)
     sampler = DistributedSampler(
         dataset, num_replicas=context.world_size, rank=context.rank,
         shuffle=True, seed=config.seed, drop_last=True,
@@ -219,9 +233,8 @@ def train_codec(
         )
     total_steps = config.steps if config.steps is not None else config.epochs * batches_per_epoch
 
-    logger = _Logger(checkpoint_dir, context, config, total_steps, start_step)
-    validator = _Validator(validate, model, config, context, logger, validations, average)
-    started = time.monotonic()
+    logger = _Logger(checkpoint_dir, context, config, total_steps, start_step, clock)
+    validator = _Validator(validate, model, config, context, logger, validations, average, clock)
     step = start_step
     if config.validate_at_start and start_step == 0:
         validator.run(0)
@@ -229,18 +242,20 @@ def train_codec(
     stopped_early = False
     try:
         for batch in _batches(dataset, sampler, config, context, batches_per_epoch, start_step, total_steps):
+            validating_next = config.validate_every is not None and (step + 1) % config.validate_every == 0
             if config.max_seconds is not None and distributed.broadcast_flag(
-                time.monotonic() - started > config.max_seconds, context
+                clock.would_overrun(validating_next), context
             ):
                 stopped_early = True
                 break
             lr = learning_rate(config, step, total_steps)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            metrics, finite = _train_step(
-                wrapped, model, batch, loss_fn, optimizer, aux_optimizer, aux_parameters,
-                main_parameters, config, context,
-            )
+            with clock.timing("step"):
+                metrics, finite = _train_step(
+                    wrapped, model, batch, loss_fn, optimizer, aux_optimizer, aux_parameters,
+                    main_parameters, config, context, compute_precision,
+                )
             if finite and average is not None:
                 average.update()
             skipped_in_a_row = 0 if finite else skipped_in_a_row + 1
@@ -251,13 +266,14 @@ def train_codec(
             if config.validate_every is not None and step % config.validate_every == 0:
                 validator.run(step)  # before the checkpoint, so that the checkpoint holds it
             if checkpoint_path is not None and step % config.checkpoint_every == 0 and step < total_steps:
-                _save_checkpoint(checkpoint_path, model, optimizer, aux_optimizer, step, config, context,
-                                 validator.history, average)
+                with clock.timing("checkpoint"):
+                    _save_checkpoint(checkpoint_path, model, optimizer, aux_optimizer, step, config, context,
+                                     validator.history, average, clock.total())
         logger.flush(step, learning_rate(config, max(step - 1, 0), total_steps))
         validator.run(step)  # the final weights (a no-op if this step was just validated)
         if checkpoint_path is not None:
             _save_checkpoint(checkpoint_path, model, optimizer, aux_optimizer, step, config, context,
-                             validator.history, average)
+                             validator.history, average, clock.total())
         distributed.barrier(context)
         if average is not None:  # after the checkpoint, which keeps the trained weights
             average.copy_to_parameters()
@@ -265,9 +281,54 @@ def train_codec(
         logger.close()
     return TrainResult(
         steps=step, metrics=logger.last_metrics, checkpoint=checkpoint_path,
-        log_file=logger.path, seconds=time.monotonic() - started, stopped_early=stopped_early,
+        log_file=logger.path, seconds=clock.elapsed(), stopped_early=stopped_early,
         validations=list(validator.history), best_validation=validator.best(),
+        total_seconds=clock.total(), precision=compute_precision,
     )
+
+
+def _adam(parameters: list[nn.Parameter], lr: float, device: torch.device) -> torch.optim.Optimizer:
+    """Adam, fused into one kernel where torch has one for the device (CPU and CUDA): the
+    per-parameter Python loop of the default implementation costs more than the arithmetic
+    for a small model."""
+    fused = device.type in ("cpu", "cuda") and all(p.dtype.is_floating_point for p in parameters)
+    return torch.optim.Adam(parameters, lr=lr, fused=fused or None)
+
+
+class _Clock:
+    """Wall time of a run, its past stints (resumes) and the time budget.
+
+    ``would_overrun`` predicts whether one more step, with its validation when one is due and
+    the final checkpoint, would pass the budget, from the last time each of those took.
+    """
+
+    def __init__(self, budget: float | None) -> None:
+        self.budget = budget
+        self.started = time.monotonic()
+        self.before = 0.0  # seconds of the run's earlier stints, from the checkpoint
+        self.last: dict[str, float] = {}
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def total(self) -> float:
+        return self.before + self.elapsed()
+
+    @contextlib.contextmanager
+    def timing(self, what: str) -> Iterator[None]:
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.last[what] = time.monotonic() - start
+
+    def would_overrun(self, validating: bool) -> bool:
+        if self.budget is None:
+            return False
+        ahead = self.last.get("step", 0.0) + self.last.get("checkpoint", 0.0)
+        if validating:
+            ahead += self.last.get("validation", 0.0)
+        return self.elapsed() + ahead > self.budget
 
 
 def _train_step(
@@ -281,6 +342,7 @@ def _train_step(
     main_parameters: list[nn.Parameter],
     config: TrainConfig,
     context: DistributedContext,
+    compute_precision: str = "fp32",
 ) -> tuple[dict[str, Tensor], bool]:
     """One optimiser step (+ one auxiliary step); returns scalar metrics and whether the
     gradients were finite (the update is skipped otherwise, identically on every process,
@@ -288,8 +350,9 @@ def _train_step(
     batch = _to_device(batch, context.device)
     images = batch[0] if isinstance(batch, (tuple, list)) else batch
     optimizer.zero_grad(set_to_none=True)
-    output = wrapped(images)
-    losses = loss_fn(output, batch)
+    with precision.autocast(compute_precision, context.device):
+        output = wrapped(images)
+    losses = loss_fn(output, batch)  # outside autocast: the loss is taken in float32
     losses["loss"].backward()
     if config.clip_grad is not None:
         norm = torch.nn.utils.clip_grad_norm_(main_parameters, config.clip_grad)
@@ -375,6 +438,7 @@ def _save_checkpoint(
     context: DistributedContext,
     validations: list[dict[str, float]] | None = None,
     average: WeightAverage | None = None,
+    total_seconds: float = 0.0,
 ) -> None:
     """Written by rank 0 only, to a temporary file then renamed, so a crash mid-write never
     leaves a truncated checkpoint. Every process's RNG state is gathered into it."""
@@ -392,6 +456,7 @@ def _save_checkpoint(
         "config": config.to_dict(),
         "validations": list(validations or []),  # added later: older checkpoints lack it
         "weight_average": average.state_dict() if average is not None else None,  # likewise
+        "total_seconds": total_seconds,  # training time of all stints so far; likewise
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
@@ -406,9 +471,9 @@ def _load_checkpoint(
     aux_optimizer: torch.optim.Optimizer | None,
     context: DistributedContext,
     config: TrainConfig,
-) -> tuple[int, list[dict[str, float]], dict[str, Any] | None]:
-    """Restore the model, optimisers and RNG; returns the step, the validation history and the
-    weight average's state (None when the checkpoint has none)."""
+) -> tuple[int, list[dict[str, float]], dict[str, Any] | None, float]:
+    """Restore the model, optimisers and RNG; returns the step, the validation history, the
+    weight average's state (None when the checkpoint has none) and the seconds trained so far."""
     try:
         state = torch.load(path, map_location=context.device, weights_only=True)
     except Exception as error:  # torch raises several unrelated types for a bad file
@@ -429,7 +494,7 @@ def _load_checkpoint(
     else:  # a different number of processes: a fresh, still deterministic, noise stream
         torch.manual_seed(hash((state["step"], context.rank)) % 2**31)
     validations = [dict(record) for record in state.get("validations") or []]
-    return int(state["step"]), validations, state.get("weight_average")
+    return int(state["step"]), validations, state.get("weight_average"), float(state.get("total_seconds") or 0.0)
 
 
 # Settings a resumed run may change: how long it runs, where and how it reports. Every other
@@ -439,6 +504,7 @@ def _load_checkpoint(
 RESUMABLE_CHANGES = frozenset({
     "steps", "epochs", "checkpoint_dir", "checkpoint_every", "resume", "device", "log_every",
     "max_seconds", "progress", "validate_every", "validate_at_start", "num_workers", "find_unused_parameters",
+    "precision", "compile",
 })
 
 
@@ -495,9 +561,10 @@ class _Validator:
     def __init__(
         self, validate: Validate | None, model: nn.Module, config: TrainConfig,
         context: DistributedContext, logger: _Logger, history: list[dict[str, float]],
-        average: WeightAverage | None = None,
+        average: WeightAverage | None = None, clock: _Clock | None = None,
     ) -> None:
         self.validate = validate
+        self.clock = clock
         self.model = model
         self.config = config
         self.context = context
@@ -515,7 +582,8 @@ class _Validator:
         metrics, error = None, None
         if self.context.is_main:
             try:
-                metrics = self._call(step)
+                with self.clock.timing("validation") if self.clock else contextlib.nullcontext():
+                    metrics = self._call(step)
             except Exception as caught:  # noqa: BLE001 - re-raised below, once every process knows
                 error = caught
         if distributed.broadcast_flag(error is not None, self.context):
@@ -579,9 +647,10 @@ class _Logger:
 
     def __init__(
         self, checkpoint_dir: Path | None, context: DistributedContext, config: TrainConfig,
-        total_steps: int, start_step: int,
+        total_steps: int, start_step: int, clock: _Clock | None = None,
     ) -> None:
         self.context = context
+        self.clock = clock
         self.config = config
         self.total_steps = total_steps
         self.sums: dict[str, Tensor] = {}  # kept on the device until a window is written
@@ -634,6 +703,8 @@ class _Logger:
         seconds = time.monotonic() - self.window_started
         images = self.count * self.config.batch_size * self.context.world_size
         entry = {"step": step, "lr": lr, **self.last_metrics, "images_per_second": images / max(seconds, 1e-9)}
+        if self.clock is not None:  # for learning curves against training time
+            entry["train_seconds"] = round(self.clock.total(), 1)
         if self.file is not None:
             self.file.write(json.dumps(entry) + "\n")
             self.file.flush()
@@ -644,7 +715,10 @@ class _Logger:
     def validation(self, step: int, metrics: dict[str, float]) -> None:
         """Log one validation (main process only): its own record, and the progress line."""
         if self.file is not None:
-            self.file.write(json.dumps({"step": step, "validation": metrics}) + "\n")
+            record: dict[str, Any] = {"step": step, "validation": metrics}
+            if self.clock is not None:
+                record["train_seconds"] = round(self.clock.total(), 1)
+            self.file.write(json.dumps(record) + "\n")
             self.file.flush()
         if self.progress is not None:
             self.progress.update(self.task, validation=_format_validation(step, metrics))

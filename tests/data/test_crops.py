@@ -82,3 +82,25 @@ def test_file_list_input_and_bad_files(folder, tmp_path):
         RandomCropDataset([bad], crop_size=16)
     with pytest.raises(DatasetError):
         RandomCropDataset([], crop_size=16)
+
+
+def test_augmented_crops_rotate_flip_and_downscale_deterministically(tmp_path):
+    # A horizontal ramp: a crop's rows ramp (by one level per pixel unless downscaled) or are
+    # constant (a 90° rotation turned the ramp vertical).
+    ramp = np.tile(np.arange(128, dtype=np.uint8)[None, :, None] * 2, (128, 1, 3))
+    Image.fromarray(ramp).save(tmp_path / "ramp.png")
+    dataset = RandomCropDataset(tmp_path, crop_size=16, epoch_length=60, seed=2, augment=True)
+    again = RandomCropDataset(tmp_path, crop_size=16, epoch_length=60, seed=2, augment=True)
+    orientations, gradients = set(), set()
+    for i in range(60):
+        crop = dataset[i]
+        assert crop.shape == (3, 16, 16) and torch.equal(crop, again[i])
+        levels = crop[0] * 255
+        along_rows = (levels[:, 1:] - levels[:, :-1]).mean().item()
+        along_columns = (levels[1:, :] - levels[:-1, :]).mean().item()
+        vertical = abs(along_columns) > abs(along_rows)
+        orientations.add((vertical, (along_columns if vertical else along_rows) > 0))
+        gradients.add(round(abs(along_columns if vertical else along_rows), 1))
+    assert len(orientations) == 4  # the ramp turned every way
+    assert 2.0 in gradients and max(gradients) > 2.5  # full scale, and downscaled (steeper) crops
+    assert max(gradients) <= 4.0 + 1e-6  # never below half size

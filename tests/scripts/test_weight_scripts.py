@@ -21,7 +21,7 @@ from forensiccodec.codec.tic import TIC
 from forensiccodec.detector import build_backbone
 from forensiccodec.detector.weights import export_detector
 from forensiccodec.rate_points import rate_point_for_quality
-from forensiccodec.retired_adapters import RETIRED_KIND
+from forensiccodec.retired import RETIRED_KIND
 from forensiccodec.train.forensic_training import train_forensic
 from forensiccodec.zoo import Manifest, export_codec, sha256_of_file
 

@@ -12,17 +12,19 @@ from PIL import Image
 from torchrun_helper import run_two_processes
 
 from forensiccodec.cli import main
+from forensiccodec.train.holdout_validation import HoldoutRateDistortion
 from forensiccodec.zoo import Manifest, load_codec
 
 
 @pytest.fixture()
 def photos(tmp_path: Path) -> Path:
-    folder = tmp_path / "photos" / "train"
-    folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
-    for index in range(3):
-        Image.fromarray(rng.integers(0, 256, (80, 96, 3), dtype=np.uint8)).save(folder / f"p{index}.png")
-    return folder.parent
+    for split, count in (("train", 3), ("holdout", 2)):
+        folder = tmp_path / "photos" / split
+        folder.mkdir(parents=True)
+        for index in range(count):
+            Image.fromarray(rng.integers(0, 256, (80, 96, 3), dtype=np.uint8)).save(folder / f"p{index}.png")
+    return tmp_path / "photos"
 
 
 def train_args(photos: Path, tmp_path: Path, *extra: str) -> list[str]:
@@ -62,3 +64,43 @@ def test_runs_under_torchrun_with_two_processes(photos: Path, tmp_path: Path) ->
     summaries = [json.loads(line) for line in process.stdout.splitlines() if line.startswith("{")]
     assert summaries and all(s["world_size"] == 2 and s["steps"] == 2 for s in summaries)
     assert state.is_file()
+
+
+def test_warm_start_from_a_registered_codec_validates_on_the_holdout(photos: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(main, train_args(photos, tmp_path)).exit_code == 0  # registers tic-tiny-q2
+    warm = runner.invoke(main, [
+        "train-codec", "--data", str(photos), "--quality", "3", "--config", "tiny", "--steps", "2",
+        "--batch-size", "2", "--crop-size", "64", "--device", "cpu", "--init-from", "tic-tiny-q2",
+        "--validate-every", "1", "--time-budget", "10m", "--precision", "fp32",
+        "--checkpoint-dir", str(tmp_path / "warm"), "--weights-dir", str(tmp_path / "weights"),
+    ])
+    assert warm.exit_code == 0, warm.output
+    summary = json.loads(warm.output.strip().splitlines()[-1])
+    assert summary["precision"] == "fp32" and summary["steps"] == 2
+    assert {"bpp", "psnr", "loss"} <= set(summary["last_validation"])
+    log = [json.loads(line) for line in (tmp_path / "warm" / "train_log.jsonl").read_text().splitlines()]
+    validated = [line["step"] for line in log if "validation" in line]
+    assert validated == [0, 1, 2]  # the warm start itself is the first point of the learning curve
+    entry = Manifest.load(tmp_path / "weights").entries["tic-tiny-q3"]
+    assert entry.extra["training"]["init_from"] == "tic-tiny-q2"
+    # the run started from q2's weights: its step-0 validation is q2's own
+    q2 = HoldoutRateDistortion(load_codec("tiny", 2, tmp_path / "weights").model, photos / "holdout", 0.0067)(0)
+    step0 = next(line["validation"] for line in log if line["step"] == 0 and "validation" in line)
+    assert step0["psnr"] == pytest.approx(q2["psnr"], abs=1e-6) and step0["bpp"] == pytest.approx(q2["bpp"], rel=1e-6)
+
+
+def test_bad_training_options_get_one_line_errors(photos: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    bad_budget = runner.invoke(main, train_args(photos, tmp_path, "--time-budget", "two hours"))
+    assert bad_budget.exit_code == 2 and "not a duration" in bad_budget.output
+    unknown = runner.invoke(main, train_args(photos, tmp_path, "--init-from", "tic-nothing-q9"))
+    assert unknown.exit_code == 2 and "neither a weights file nor a registered codec" in unknown.output
+    no_holdout = tmp_path / "only-train"
+    (no_holdout / "train").mkdir(parents=True)
+    for path in (photos / "train").iterdir():
+        (no_holdout / "train" / path.name).write_bytes(path.read_bytes())
+    missing = runner.invoke(main, train_args(no_holdout, tmp_path, "--validate-every", "1"))
+    assert missing.exit_code == 2 and "no holdout/ or val/" in missing.output
+    for result in (bad_budget, unknown, missing):
+        assert "Traceback" not in result.output

@@ -11,7 +11,7 @@ from adapter_weights import QUALITY, adapted_tiny_model, export_adapted_registry
 
 from forensiccodec import adapters, zoo
 from forensiccodec.errors import UsageError, WeightsError
-from forensiccodec.retired_adapters import (
+from forensiccodec.retired import (
     RETIRED_KIND,
     find_retired,
     retire,

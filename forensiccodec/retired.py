@@ -1,0 +1,130 @@
+"""Replaced weights kept so that the files they wrote still decode: base codecs and paper adapters.
+
+A `.fcc` file records the fingerprint of the base codec that wrote it (and, when written with
+encoder adapters, of the paper adapters). Retraining a rate point's base codec or paper adapters
+would strand every such file, so the weights being replaced are kept: the file is copied to
+``retired/`` in the weights folder and registered under ``<name>@<first 16 hex digits of its
+sha256>``, with kind ``retired-codec`` or ``retired-adapters``. Retired weights are never used to
+encode afresh and never offered to ``--init-from`` by name; decoding picks one only for a file
+whose recorded fingerprint is theirs, and adapters trained on a since-replaced base codec run on
+that retired base (`adapters.load_adapted_codec`), never on another.
+
+Decoder-placement adapter sets are not retired: their files are base bitstreams that record no
+adapters.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .codec.tic import TIC
+from .files import atomic_write_bytes
+from .zoo import (
+    LoadedCodec,
+    Manifest,
+    WeightsEntry,
+    codec_entry_name,
+    export_codec,
+    fingerprint_from_sha256,
+    load_codec_entry,
+    verified_weights_file,
+)
+
+RETIRED_KIND = "retired-adapters"
+RETIRED_CODEC_KIND = "retired-codec"
+# what each kind of registered weights becomes when retired, and the manifest fields it keeps
+_RETIRED_KINDS = {"adapters": RETIRED_KIND, "codec": RETIRED_CODEC_KIND}
+_KEPT_FIELDS = {
+    "adapters": ("placement", "base", "base_sha256", "lambda"),
+    "codec": ("config", "lambda", "training", "metrics"),
+}
+RETIRED_FOLDER = "retired"
+RETIRED_FROM_KEY = "retired_from"  # the active entry's name, e.g. sfma-small-q1-paper
+SHA256_DIGITS_IN_NAME = 16
+
+
+def retired_entry_name(active_name: str, sha256: str) -> str:
+    """E.g. ``sfma-small-q1-paper@509ecf81b9fadfba``."""
+    return f"{active_name}@{sha256[:SHA256_DIGITS_IN_NAME]}"
+
+
+def retire(manifest: Manifest, active: WeightsEntry) -> WeightsEntry:
+    """Keep the registered weights ``active`` (a base codec or a paper adapter set) as retired
+    ones (the file sha256-checked, then copied).
+
+    The caller saves the manifest once the replacement is registered too. Retiring the same file
+    twice changes nothing.
+    """
+    if active.kind not in _RETIRED_KINDS:
+        raise ValueError(f"{active.name}: weights of kind {active.kind!r} are not retired")
+    path, sha256 = verified_weights_file(manifest, active)
+    name = retired_entry_name(active.name, sha256)
+    if name in manifest.entries:
+        return manifest.entries[name]
+    folder = manifest.directory / RETIRED_FOLDER
+    folder.mkdir(exist_ok=True)
+    file_name = f"{RETIRED_FOLDER}/{active.name}-{sha256[:SHA256_DIGITS_IN_NAME]}.safetensors"
+    atomic_write_bytes(manifest.directory / file_name, path.read_bytes(), overwrite=True)
+    kept = {key: active.extra[key] for key in _KEPT_FIELDS[active.kind] if key in active.extra}
+    entry = WeightsEntry(
+        name=name,
+        file=file_name,
+        sha256=sha256,
+        kind=_RETIRED_KINDS[active.kind],
+        config_name=active.config_name,
+        quality=active.quality,
+        extra={**kept, RETIRED_FROM_KEY: active.name},
+    )
+    manifest.entries[name] = entry
+    return entry
+
+
+def find_retired(manifest: Manifest, active_name: str, fingerprint: bytes) -> WeightsEntry | None:
+    """The retired weights of ``active_name`` whose fingerprint is ``fingerprint``, if kept."""
+    for entry in manifest.entries.values():
+        if (
+            entry.kind in _RETIRED_KINDS.values()
+            and entry.extra.get(RETIRED_FROM_KEY) == active_name
+            and fingerprint_from_sha256(entry.sha256) == fingerprint
+        ):
+            return entry
+    return None
+
+
+def find_retired_by_sha256(manifest: Manifest, active_name: str, sha256: str) -> WeightsEntry | None:
+    """The retired weights of ``active_name`` with exactly this sha256 (what adapters record of
+    their base codec), if kept."""
+    entry = find_retired(manifest, active_name, fingerprint_from_sha256(sha256))
+    return entry if entry is not None and entry.sha256 == sha256 else None
+
+
+def export_codec_keeping_replaced(model: TIC, *, config_name: str, quality: int, weights_dir: Path | None = None,
+                                  **options: Any) -> WeightsEntry:
+    """`zoo.export_codec` for a base codec, keeping the one it replaces as retired weights so that
+    the files written with it still decode (and the adapters trained on it still run on it)."""
+    name = codec_entry_name(config_name, quality)
+    manifest = Manifest.load(weights_dir)
+    active = manifest.entries.get(name)
+    kept = None
+    if active is not None and active.kind == "codec" and retired_entry_name(name, active.sha256) not in manifest.entries:
+        kept = retire(manifest, active)
+        manifest.save()
+    entry = export_codec(model, config_name=config_name, quality=quality, weights_dir=weights_dir, **options)
+    if kept is not None and kept.sha256 == entry.sha256:  # the same weights again: nothing was replaced
+        manifest = Manifest.load(weights_dir)
+        if manifest.entries.pop(kept.name, None) is not None:
+            (manifest.directory / kept.file).unlink(missing_ok=True)
+            manifest.save()
+    return entry
+
+
+def load_codec_for_fingerprint(config_name: str, quality: int, fingerprint: bytes,
+                               weights_dir: Path | None = None) -> LoadedCodec | None:
+    """The retired base codec of a rate point with this fingerprint (what a file written before
+    the codec was retrained records), or None if none is kept."""
+    manifest = Manifest.load(weights_dir)
+    entry = find_retired(manifest, codec_entry_name(config_name, quality), fingerprint)
+    if entry is None or entry.kind != RETIRED_CODEC_KIND:
+        return None
+    return load_codec_entry(manifest, entry)

@@ -1,0 +1,50 @@
+"""``--time-budget``: how long one stint of a training run may take, as ``90m``, ``2h``, ``1h30m``,
+``45s`` or plain seconds. The loop stops before the budget runs out, with a checkpoint that
+``--resume`` continues exactly."""
+
+from __future__ import annotations
+
+import re
+
+import click
+
+from forensiccodec.errors import UsageError
+
+_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0}
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``text``: ``2h``, ``90m``, ``1h30m``, ``45s``, ``1.5h`` or a bare number of seconds."""
+    cleaned = text.strip().lower().replace(" ", "")
+    try:
+        seconds = float(cleaned)
+    except ValueError:
+        match = _DURATION.match(cleaned)
+        if not cleaned or match is None or not any(match.groups()):
+            raise UsageError(f"not a duration: {text!r} (e.g. 2h, 90m, 1h30m, 45s)") from None
+        seconds = sum(float(value) * _UNITS[unit] for value, unit in zip(match.groups(), "hms") if value)
+    if seconds < 0:
+        raise UsageError(f"a duration cannot be negative: {text!r}")
+    return seconds
+
+
+class Duration(click.ParamType):
+    """A click option type for :func:`parse_duration`."""
+
+    name = "duration"
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        if isinstance(value, (int, float)):
+            return float(value)
+        try:
+            return parse_duration(str(value))
+        except UsageError as error:
+            self.fail(str(error), param, ctx)
+
+
+def budget_seconds(time_budget: float | None, max_seconds: float | None) -> float | None:
+    """The one budget of ``--time-budget`` and its older spelling ``--max-seconds``."""
+    if time_budget is not None and max_seconds is not None and time_budget != max_seconds:
+        raise UsageError("give --time-budget or --max-seconds, not both")
+    return time_budget if time_budget is not None else max_seconds
