@@ -23,6 +23,7 @@ from typing import Any
 from .codec import pipeline
 from .codec.bitstream import FccFile, FccHeader, read_fcc, write_fcc
 from .codec.memory import check_fits
+from .codec.tiling import DEFAULT_TILING, Progress, Tiling
 from .errors import BitstreamError, UsageError, WeightsError
 from .files import atomic_write_bytes, ensure_not_same_file
 from .images import ColorMode, color_mode, load_image, psnr, save_png
@@ -200,8 +201,13 @@ def encode_file(
     *,
     overwrite: bool = False,
     adapters: str | None = None,
+    tiling: Tiling | None = DEFAULT_TILING,
+    progress: Progress | None = None,
 ) -> EncodeReport:
     """Encode one image file into a .fcc file (written atomically).
+
+    An image larger than one tile of ``tiling`` is coded in tiles (`codec.tiling`), which the file
+    records; ``progress(done, total)`` is called after each tile.
 
     The codec decides whether encoder adapters run (`CodecStore.for_encoding`, or
     `adapters.load_adapted_codec(..., placement="paper")`); `adapters`, if given, must agree with it.
@@ -226,7 +232,7 @@ def encode_file(
     start = time.perf_counter()
     image = load_image(input_path)
     check_fits(codec.model.config, image.info.height, image.info.width, "encode", label=str(input_path))
-    compressed = pipeline.compress(codec.model, codec.tables, image.pixels)
+    compressed = pipeline.compress(codec.model, codec.tables, image.pixels, tiling=tiling, progress=progress)
     mode = color_mode(image.info)
     fcc = FccFile.build(
         model_name=codec.model_name,
@@ -243,6 +249,7 @@ def encode_file(
         y_shape=compressed.y_shape,
         z_stream=compressed.z_stream,
         y_stream=compressed.y_stream,
+        tiling=(compressed.tiling.tile, compressed.tiling.overlap) if compressed.tiling is not None else None,
     )
     data = write_fcc(fcc)
     atomic_write_bytes(output_path, data, overwrite=overwrite)
@@ -359,8 +366,10 @@ def decode_file(
     *,
     overwrite: bool = False,
     adapters: str = "none",
+    progress: Progress | None = None,
 ) -> DecodeReport:
-    """Decode one .fcc file to a PNG (written atomically) in the original size, mode and bit depth.
+    """Decode one .fcc file to a PNG (written atomically) in the original size, mode and bit depth;
+    a file coded in tiles is decoded over the same tiles (``progress(done, total)`` after each).
 
     `adapters="forensic"` gives the forensic reconstruction (decoder adapters on), `"none"` the
     human-fidelity one; see `codec_for_file` for which weights each combination uses.
@@ -372,7 +381,7 @@ def decode_file(
     codec, notes = codec_for_file(store, fcc, input_path, adapters)
     header = fcc.header
     check_fits(codec.model.config, header.height, header.width, "decode", label=str(input_path))
-    decoded = pipeline.decompress_fcc(codec.model, codec.tables, fcc)
+    decoded = pipeline.decompress_fcc(codec.model, codec.tables, fcc, progress=progress)
     mode = ColorMode(header.color_mode)
     save_png(decoded.pixels, output_path, mode=mode, bit_depth=header.bit_depth, overwrite=overwrite)
     if mode in (ColorMode.RGB_ALPHA_DROPPED, ColorMode.GRAY_ALPHA_DROPPED):

@@ -5,8 +5,10 @@ size before anyone allocates from it; `write_fcc` refuses the same headers, so e
 it writes reads back.
 
 Version 1.1 gives the extension area a meaning: a sequence of typed records, the first of
-which (type 1) names the adapter weights that wrote a file with encoder adapters. A file
-without records is still written as 1.0, byte for byte as before.
+which (type 1) names the adapter weights that wrote a file with encoder adapters. Version 1.2
+adds type 2, the tiling a large image was coded with, which its decoder must reproduce. Each file
+is written with the oldest version that has its records: without records still 1.0, byte for
+byte as before.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from forensiccodec.images import ColorMode
 
 MAGIC = b"\x89FCC\r\n\x1a\n"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 1  # the newest minor version this module reads and writes
+FORMAT_MINOR = 2  # the newest minor version this module reads and writes
 MINOR_WITHOUT_EXTENSION = 0  # files without extension records stay version 1.0
+MINOR_ADAPTER_RECORD = 1  # files whose only record is the adapter fingerprint stay version 1.1
 
 FINGERPRINT_BYTES = 8  # zoo.fingerprint_from_sha256: the first 8 bytes of the sha256
 MAX_NAME_BYTES = 64
@@ -37,11 +40,16 @@ _FLAG_ADAPTERS = 0x01
 _KNOWN_FLAGS = _FLAG_ADAPTERS
 
 RECORD_ADAPTER_FINGERPRINT = 1  # extension record types (1.1); readers skip types they do not know
+RECORD_TILING = 2  # 1.2: the tiles g_s must run over (tile, overlap in latents, 2 x u16)
+TILING_ALIGN = 8  # latents: tile sizes and overlaps are multiples of this (`tiling.ALIGN`)
 
 # version, flags, quality, lambda, fingerprint, width, height, mode, depth, z shape, y shape
 _FIXED = struct.Struct(f"<BBBBd{FINGERPRINT_BYTES}sIIBB3H3HB")
 _U16, _U32 = struct.Struct("<H"), struct.Struct("<I")
 _RECORD_HEAD = struct.Struct("<BH")  # type, length
+_TILING = struct.Struct("<HH")  # tile, overlap (latents)
+_RECORD_LENGTHS = {RECORD_ADAPTER_FINGERPRINT: FINGERPRINT_BYTES, RECORD_TILING: _TILING.size}
+_RECORD_NAMES = {RECORD_ADAPTER_FINGERPRINT: "adapter fingerprint", RECORD_TILING: "tiling"}
 MAX_EXTENSION_BYTES = 0xFFFF
 _CRC_BYTES = 4
 
@@ -64,6 +72,9 @@ class FccHeader:
     # 1.1: the first 8 bytes of the paper adapter file's sha256; required in a 1.1 file with
     # encoder adapters, absent (None) in 1.0 files, which did not record it
     adapter_fingerprint: bytes | None = None
+    # 1.2: (tile, overlap) in latents when the image was coded in tiles, which the decoder must
+    # reproduce; None: whole-image synthesis (every file before 1.2)
+    tiling: tuple[int, int] | None = None
     # the version of the file read; write_fcc writes 1.1 with extension records, else 1.0
     version_major: int = field(default=FORMAT_MAJOR, compare=False)
     version_minor: int = field(default=FORMAT_MINOR, compare=False)
@@ -74,6 +85,8 @@ class FccHeader:
             object.__setattr__(self, "color_mode", ColorMode(self.color_mode))
         object.__setattr__(self, "z_shape", tuple(self.z_shape))
         object.__setattr__(self, "y_shape", tuple(self.y_shape))
+        if self.tiling is not None:
+            object.__setattr__(self, "tiling", tuple(self.tiling))
 
 
 @dataclass(frozen=True)
@@ -113,7 +126,7 @@ def write_fcc(fcc: FccFile) -> bytes:
         MAGIC,
         _FIXED.pack(
             FORMAT_MAJOR,
-            FORMAT_MINOR if extension else MINOR_WITHOUT_EXTENSION,
+            _minor_version(header),
             _FLAG_ADAPTERS if header.encoder_adapters else 0,
             header.quality,
             header.lmbda,
@@ -178,6 +191,7 @@ def read_fcc(data: bytes) -> FccFile:
     # 1.0 gave the extension no meaning (its writers leave it empty): skipped, as a 1.0 reader does
     records = _parse_extension(extension) if minor >= 1 else {}
     adapter_fingerprint = records.get(RECORD_ADAPTER_FINGERPRINT)
+    tiling = _TILING.unpack(records[RECORD_TILING]) if RECORD_TILING in records else None
     if minor >= 1 and flags & _FLAG_ADAPTERS and adapter_fingerprint is None:
         raise BitstreamError(
             "corrupt .fcc file: encoder adapters flagged, but the adapter fingerprint record is missing"
@@ -195,6 +209,7 @@ def read_fcc(data: bytes) -> FccFile:
         y_shape=y_shape,
         encoder_adapters=bool(flags & _FLAG_ADAPTERS),
         adapter_fingerprint=adapter_fingerprint,
+        tiling=tiling,
         version_major=major,
         version_minor=minor,
     )
@@ -202,11 +217,22 @@ def read_fcc(data: bytes) -> FccFile:
     return FccFile(header, z_stream, y_stream)
 
 
+def _minor_version(header: FccHeader) -> int:
+    """The oldest minor version that has every record the header needs, so that files without
+    the newer records stay byte for byte what older writers wrote."""
+    if header.tiling is not None:
+        return FORMAT_MINOR
+    return MINOR_ADAPTER_RECORD if header.adapter_fingerprint is not None else MINOR_WITHOUT_EXTENSION
+
+
 def _build_extension(header: FccHeader) -> bytes:
-    """The extension records a header needs (1.1); empty when it needs none."""
-    if header.adapter_fingerprint is None:
-        return b""
-    return _RECORD_HEAD.pack(RECORD_ADAPTER_FINGERPRINT, FINGERPRINT_BYTES) + header.adapter_fingerprint
+    """The extension records a header needs (1.1+); empty when it needs none."""
+    records = b""
+    if header.adapter_fingerprint is not None:
+        records += _RECORD_HEAD.pack(RECORD_ADAPTER_FINGERPRINT, FINGERPRINT_BYTES) + header.adapter_fingerprint
+    if header.tiling is not None:
+        records += _RECORD_HEAD.pack(RECORD_TILING, _TILING.size) + _TILING.pack(*header.tiling)
+    return records
 
 
 def _parse_extension(extension: bytes) -> dict[int, bytes]:
@@ -228,13 +254,14 @@ def _parse_extension(extension: bytes) -> dict[int, bytes]:
             )
         value = extension[position : position + length]
         position += length
-        if record_type != RECORD_ADAPTER_FINGERPRINT:
+        if record_type not in _RECORD_LENGTHS:
             continue  # a later minor version's record: skipped (forward compatibility)
         if record_type in records:
             raise BitstreamError(f"corrupt .fcc file: extension record of type {record_type} appears twice")
-        if length != FINGERPRINT_BYTES:
+        if length != _RECORD_LENGTHS[record_type]:
             raise BitstreamError(
-                f"corrupt .fcc file: adapter fingerprint record of {length} bytes (expected {FINGERPRINT_BYTES})"
+                f"corrupt .fcc file: {_RECORD_NAMES[record_type]} record of {length} bytes"
+                f" (expected {_RECORD_LENGTHS[record_type]})"
             )
         records[record_type] = value
     return records
@@ -281,6 +308,12 @@ def _check_header(header: FccHeader) -> None:
             raise refuse(f"the adapter fingerprint must be {FINGERPRINT_BYTES} bytes")
         if not header.encoder_adapters:
             raise refuse("an adapter fingerprint without the encoder-adapters flag")
+    if header.tiling is not None:
+        if len(header.tiling) != 2 or not all(isinstance(v, int) and 0 <= v <= 0xFFFF for v in header.tiling):
+            raise refuse(f"tiling {header.tiling} is not two 16-bit numbers")
+        tile, overlap = header.tiling
+        if tile < TILING_ALIGN or tile % TILING_ALIGN or overlap % TILING_ALIGN:
+            raise refuse(f"tiling of {tile}-latent tiles with {overlap} latents of overlap is not on the {TILING_ALIGN}-latent grid")
     if header.width < 1 or header.height < 1 or header.width * header.height > MAX_PIXELS:
         raise refuse(f"image size {header.width}x{header.height} is empty or too large")
     if header.color_mode not in ColorMode._value2member_map_:

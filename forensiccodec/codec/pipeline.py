@@ -21,6 +21,7 @@ from . import entropy_coding
 from .bitstream import FccFile, FccHeader
 from .entropy_coding import EntropyTables
 from .tic import TIC
+from .tiling import DEFAULT_TILING, Progress, Tiling, tiled_analysis, tiled_synthesis
 
 STRIDE = 64  # g_a (16) × h_a (4): the padding the transforms need, nothing more
 
@@ -49,6 +50,7 @@ class CompressedImage:
     y_shape: tuple[int, int, int]
     estimated_bits: float  # the model's own rate: sum of −log2 likelihoods of ẑ and ŷ
     timings: Timings = field(default_factory=Timings)
+    tiling: Tiling | None = None  # the tiles the transforms ran over (None: the whole image)
 
     @property
     def payload_bytes(self) -> int:
@@ -65,15 +67,27 @@ def _z_symbols(z: torch.Tensor, medians: torch.Tensor) -> torch.Tensor:
     return torch.round(z - medians.view(1, -1, 1, 1)).to(torch.int32)
 
 
+def tiling_for(height: int, width: int, tiling: Tiling | None = DEFAULT_TILING) -> Tiling | None:
+    """The tiling an image of this size is coded with: None (whole) when it fits in one tile."""
+    latent_h, latent_w = -(-height // STRIDE) * 4, -(-width // STRIDE) * 4
+    return tiling if tiling is not None and tiling.needed_for(latent_h, latent_w) else None
+
+
 @torch.inference_mode()
-def compress(model: TIC, tables: EntropyTables, pixels: torch.Tensor) -> CompressedImage:
-    """Code one image [1, 3, H, W] in [0, 1] into the hyperprior and latent streams."""
+def compress(
+    model: TIC, tables: EntropyTables, pixels: torch.Tensor, *, tiling: Tiling | None = DEFAULT_TILING,
+    progress: Progress | None = None,
+) -> CompressedImage:
+    """Code one image [1, 3, H, W] in [0, 1] into the hyperprior and latent streams; an image
+    larger than one tile of ``tiling`` runs g_a tile by tile (None: always whole)."""
     if pixels.dim() != 4 or pixels.shape[0] != 1 or pixels.shape[1] != 3:
         raise ValueError(f"expected a [1, 3, H, W] tensor, got {tuple(pixels.shape)}")
+    tiling = tiling_for(pixels.shape[2], pixels.shape[3], tiling)
     timings = Timings()
     start = time.perf_counter()
     x = pad_to_multiple(pixels.float(), STRIDE)
-    y = model.analysis(x)
+    y = model.analysis(x) if tiling is None else tiled_analysis(model, x, tiling, progress)
+    del x
     z = model.hyper_analysis(y)
     medians = torch.from_numpy(tables.z_medians).to(z.dtype)
     z_symbols = _z_symbols(z, medians)
@@ -96,6 +110,7 @@ def compress(model: TIC, tables: EntropyTables, pixels: torch.Tensor) -> Compres
         y_shape=tuple(y.shape[1:]),
         estimated_bits=estimated_bits,
         timings=timings,
+        tiling=tiling,
     )
 
 
@@ -117,8 +132,12 @@ def decompress(
     y_shape: tuple[int, int, int],
     height: int,
     width: int,
+    *,
+    tiling: Tiling | None = None,
+    progress: Progress | None = None,
 ) -> DecompressedImage:
-    """Decode the two streams back to pixels of the original size."""
+    """Decode the two streams back to pixels of the original size; with ``tiling`` (what the
+    file records), g_s runs over those tiles, as the encoder expects."""
     expected_y = (model.config.M, math.ceil(height / STRIDE) * 4, math.ceil(width / STRIDE) * 4)
     expected_z = (model.config.N, expected_y[1] // 4, expected_y[2] // 4)
     if tuple(y_shape) != expected_y or tuple(z_shape) != expected_z:
@@ -143,18 +162,21 @@ def decompress(
 
     start = time.perf_counter()
     y_hat = (torch.from_numpy(np.ascontiguousarray(y_symbols)).double()[None] + means).float()
-    x_hat = model.synthesis(y_hat)
+    del means, scales
+    x_hat = model.synthesis(y_hat) if tiling is None else tiled_synthesis(model, y_hat, tiling, progress)
     pixels = crop(x_hat, height, width)
     timings.transforms += time.perf_counter() - start
     return DecompressedImage(pixels=pixels, timings=timings)
 
 
-def decompress_fcc(model: TIC, tables: EntropyTables, fcc: FccFile) -> DecompressedImage:
-    """Decode a parsed .fcc file with the model and tables that wrote it."""
+def decompress_fcc(model: TIC, tables: EntropyTables, fcc: FccFile, progress: Progress | None = None) -> DecompressedImage:
+    """Decode a parsed .fcc file with the model and tables that wrote it, over the tiles it records."""
     header = fcc.header
+    tiling = Tiling(*header.tiling) if header.tiling is not None else None
     return decompress(
-        model, tables, fcc.z_stream, fcc.y_stream, header.z_shape, header.y_shape, header.height, header.width
+        model, tables, fcc.z_stream, fcc.y_stream, header.z_shape, header.y_shape, header.height, header.width,
+        tiling=tiling, progress=progress,
     )
 
 
-__all__ = ["STRIDE", "CompressedImage", "DecompressedImage", "FccFile", "FccHeader", "Timings", "compress", "decompress", "decompress_fcc"]
+__all__ = ["STRIDE", "CompressedImage", "DecompressedImage", "FccFile", "FccHeader", "Tiling", "Timings", "compress", "decompress", "decompress_fcc", "tiling_for"]

@@ -298,3 +298,34 @@ def test_messages_are_one_line() -> None:
     with pytest.raises(BitstreamError) as error:
         bs.write_fcc(make_file(model_name="a\nb"))
     assert "\n" not in str(error.value)
+
+
+def test_a_tiling_record_makes_a_1_2_file_and_reads_back() -> None:
+    tiled = make_file(tiling=(64, 8))
+    data = bs.write_fcc(tiled)
+    assert data[9] == 2
+    assert data[EXTENSION_AT : EXTENSION_AT + 2 + 18] == (
+        b"\x12\x00" + b"\x01\x08\x00" + ADAPTER_FINGERPRINT + b"\x02\x04\x00" + struct.pack("<HH", 64, 8)
+    )
+    read = bs.read_fcc(data)
+    assert read == tiled and read.header.tiling == (64, 8) and read.header.version_minor == 2
+    # without encoder adapters the tiling record is the only one
+    alone = bs.read_fcc(bs.write_fcc(make_file(encoder_adapters=False, adapter_fingerprint=None, tiling=(16, 0))))
+    assert alone.header.tiling == (16, 0) and alone.header.adapter_fingerprint is None
+    # files without tiling keep their old versions and bytes
+    assert bs.write_fcc(make_file())[9] == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (struct.pack("<H", 64), r"tiling record of 2 bytes \(expected 4\)"),
+        (struct.pack("<HH", 12, 8), r"not on the 8-latent grid"),
+        (struct.pack("<HH", 64, 4), r"not on the 8-latent grid"),
+        (struct.pack("<HH", 0, 0), r"not on the 8-latent grid"),
+    ],
+)
+def test_malformed_tiling_records_are_refused(value: bytes, message: str) -> None:
+    extension = record(1, ADAPTER_FINGERPRINT) + record(2, value)
+    with pytest.raises(BitstreamError, match=r"^corrupt \.fcc file: .*" + message):
+        bs.read_fcc(with_extension(extension, minor=2))
