@@ -37,6 +37,10 @@ from .codec.swin import set_shifted_window_mask
 from .codec.tic import TIC, from_transtic_state_dict
 from .errors import UsageError, WeightsError
 from .files import atomic_write_bytes
+from .manifest import (
+    FINETUNED_VARIANT,
+    finetuned_entry_name,
+)
 from .rate_points import rate_point_for_quality
 from .retired import (
     RETIRED_CODEC_KIND,
@@ -67,7 +71,6 @@ from .zoo import (
 PLACEMENTS = ("paper", "decoder")  # paper: encoder+decoder adapters; decoder: decoder adapters only
 ADAPTERS_KIND = "adapters"
 FINETUNED_KIND = "finetuned-codec"
-FINETUNED_VARIANT = "ft"  # model name suffix in .fcc headers: tic-small-ft
 ENCODER_PREFIX, DECODER_PREFIX = "encoder_sfmas.", "decoder_sfmas."
 ADAPTER_COUNT = 3  # per side (tic.ENCODER_ADAPTER_AFTER / DECODER_ADAPTER_AFTER)
 TRANSFORM_PREFIXES = ("g_a", "g_s")  # where the adapters act; h_a/h_s make the entropy model
@@ -77,11 +80,6 @@ def adapter_entry_name(config_name: str, quality: int, placement: str) -> str:
     """The manifest name of an adapter set, e.g. ``sfma-small-q1-paper``."""
     check_placement(placement)
     return f"sfma-{config_name}-q{quality}-{placement}"
-
-
-def finetuned_entry_name(config_name: str, quality: int) -> str:
-    """The manifest name of the fully fine-tuned codec, e.g. ``tic-small-ft-q1``."""
-    return f"tic-{config_name}-{FINETUNED_VARIANT}-q{quality}"
 
 
 def check_placement(placement: str) -> None:

@@ -23,7 +23,6 @@ PNG output is deterministic: the same pixels always give the same bytes.
 
 from __future__ import annotations
 
-import enum
 import math
 import os
 import struct
@@ -37,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from forensiccodec.color_modes import ColorMode
 from forensiccodec.errors import FccError, ImageError, UsageError
 from forensiccodec.files import atomic_output
 
@@ -101,23 +101,6 @@ class LoadedImage:
 
     pixels: torch.Tensor
     info: ImageInfo
-
-
-class ColorMode(enum.IntEnum):
-    """The mode family, as a small integer the .fcc container stores for the decoder."""
-
-    RGB = 0
-    GRAY = 1
-    RGB_ALPHA_DROPPED = 2
-    GRAY_ALPHA_DROPPED = 3
-
-    @property
-    def is_gray(self) -> bool:
-        return self in (ColorMode.GRAY, ColorMode.GRAY_ALPHA_DROPPED)
-
-    @property
-    def alpha_dropped(self) -> bool:
-        return self in (ColorMode.RGB_ALPHA_DROPPED, ColorMode.GRAY_ALPHA_DROPPED)
 
 
 def color_mode(info: ImageInfo) -> ColorMode:

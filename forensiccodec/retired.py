@@ -20,6 +20,13 @@ from typing import Any
 
 from .codec.tic import TIC
 from .files import atomic_write_bytes
+from .manifest import (
+    RETIRED_CODEC_KIND,
+    RETIRED_FROM_KEY,
+    RETIRED_KIND,  # noqa: F401 (re-exported: `manifest` needs no torch)
+    RETIRED_KINDS,
+    find_retired,
+)
 from .zoo import (
     LoadedCodec,
     Manifest,
@@ -31,16 +38,12 @@ from .zoo import (
     verified_weights_file,
 )
 
-RETIRED_KIND = "retired-adapters"
-RETIRED_CODEC_KIND = "retired-codec"
-# what each kind of registered weights becomes when retired, and the manifest fields it keeps
-_RETIRED_KINDS = {"adapters": RETIRED_KIND, "codec": RETIRED_CODEC_KIND}
+# the manifest fields each kind of registered weights keeps when retired (`manifest.RETIRED_KINDS`)
 _KEPT_FIELDS = {
     "adapters": ("placement", "base", "base_sha256", "lambda"),
     "codec": ("config", "lambda", "training", "metrics"),
 }
 RETIRED_FOLDER = "retired"
-RETIRED_FROM_KEY = "retired_from"  # the active entry's name, e.g. sfma-small-q1-paper
 SHA256_DIGITS_IN_NAME = 16
 
 
@@ -56,7 +59,7 @@ def retire(manifest: Manifest, active: WeightsEntry) -> WeightsEntry:
     The caller saves the manifest once the replacement is registered too. Retiring the same file
     twice changes nothing.
     """
-    if active.kind not in _RETIRED_KINDS:
+    if active.kind not in RETIRED_KINDS:
         raise ValueError(f"{active.name}: weights of kind {active.kind!r} are not retired")
     path, sha256 = verified_weights_file(manifest, active)
     name = retired_entry_name(active.name, sha256)
@@ -71,25 +74,13 @@ def retire(manifest: Manifest, active: WeightsEntry) -> WeightsEntry:
         name=name,
         file=file_name,
         sha256=sha256,
-        kind=_RETIRED_KINDS[active.kind],
+        kind=RETIRED_KINDS[active.kind],
         config_name=active.config_name,
         quality=active.quality,
         extra={**kept, RETIRED_FROM_KEY: active.name},
     )
     manifest.entries[name] = entry
     return entry
-
-
-def find_retired(manifest: Manifest, active_name: str, fingerprint: bytes) -> WeightsEntry | None:
-    """The retired weights of ``active_name`` whose fingerprint is ``fingerprint``, if kept."""
-    for entry in manifest.entries.values():
-        if (
-            entry.kind in _RETIRED_KINDS.values()
-            and entry.extra.get(RETIRED_FROM_KEY) == active_name
-            and fingerprint_from_sha256(entry.sha256) == fingerprint
-        ):
-            return entry
-    return None
 
 
 def find_retired_by_sha256(manifest: Manifest, active_name: str, sha256: str) -> WeightsEntry | None:

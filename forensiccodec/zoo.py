@@ -1,5 +1,8 @@
 """The weights registry: the manifest, sha256 checks, fingerprints, loading and exporting codecs.
 
+The manifest itself (entries, names, fingerprints) is `manifest`, which needs no torch; its names
+are re-exported here.
+
 Every weight file the project writes is safetensors. A codec file holds the model's state dict,
 the integer entropy-coding tables (``tables.*``, fixed at export so that encoder and decoder never
 recompute them) and its configuration as metadata. ``weights/manifest.json`` names each file with
@@ -10,8 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,106 +26,20 @@ from .codec.entropy_coding import EntropyTables
 from .codec.tic import TIC
 from .errors import WeightsError
 from .files import atomic_write_bytes
+from .manifest import (
+    FINGERPRINT_BYTES,  # noqa: F401 (re-exported: `manifest` needs no torch)
+    MANIFEST_NAME,  # noqa: F401 (re-exported: `manifest` needs no torch)
+    Manifest,
+    WeightsEntry,
+    codec_entry_name,
+    default_weights_dir,  # noqa: F401 (re-exported: `manifest` needs no torch)
+    fingerprint_from_sha256,
+    sha256_of_file,
+)
 from .rate_points import RatePoint, rate_point_for_quality
 
-MANIFEST_NAME = "manifest.json"
 TABLES_PREFIX = "tables."
-FINGERPRINT_BYTES = 8
 LEGACY_CODING_BUFFERS = ("._offset", "._quantized_cdf", "._cdf_length", ".scale_table")
-
-
-def default_weights_dir() -> Path:
-    """``$FCC_WEIGHTS_DIR`` if set, else the repository's ``weights/`` beside the package."""
-    env = os.environ.get("FCC_WEIGHTS_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parent.parent / "weights"
-
-
-def sha256_of_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def fingerprint_from_sha256(sha256_hex: str) -> bytes:
-    """The short weights identity stored in every .fcc header: the first bytes of the file's sha256."""
-    return bytes.fromhex(sha256_hex)[:FINGERPRINT_BYTES]
-
-
-@dataclass
-class WeightsEntry:
-    """One manifest entry."""
-
-    name: str
-    file: str
-    sha256: str
-    kind: str  # "codec", "finetuned-codec", "adapters", "detector"
-    config_name: str
-    quality: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_json(cls, name: str, data: dict[str, Any]) -> WeightsEntry:
-        try:
-            known = {k: data[k] for k in ("file", "sha256", "kind", "config_name")}
-        except KeyError as missing:
-            raise WeightsError(f"manifest entry {name!r} lacks the field {missing}") from None
-        extra = {k: v for k, v in data.items() if k not in known and k != "quality"}
-        return cls(name=name, quality=data.get("quality"), extra=extra, **known)
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "file": self.file,
-            "sha256": self.sha256,
-            "kind": self.kind,
-            "config_name": self.config_name,
-        }
-        if self.quality is not None:
-            data["quality"] = self.quality
-        data.update(self.extra)
-        return data
-
-
-@dataclass
-class Manifest:
-    directory: Path
-    entries: dict[str, WeightsEntry]
-
-    @classmethod
-    def load(cls, directory: Path | None = None) -> Manifest:
-        directory = Path(directory) if directory is not None else default_weights_dir()
-        path = directory / MANIFEST_NAME
-        if not path.exists():
-            return cls(directory, {})
-        try:
-            data = json.loads(path.read_text())
-            raw = data["weights"]
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise WeightsError(f"{path} is not a valid weights manifest ({error})") from None
-        return cls(directory, {name: WeightsEntry.from_json(name, e) for name, e in raw.items()})
-
-    def save(self) -> None:
-        data = {"format": 1, "weights": {n: e.to_json() for n, e in sorted(self.entries.items())}}
-        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-        atomic_write_bytes(self.directory / MANIFEST_NAME, text.encode(), overwrite=True)
-
-    def codec_entry(self, config_name: str, quality: int) -> WeightsEntry:
-        for entry in self.entries.values():
-            if entry.kind == "codec" and entry.config_name == config_name and entry.quality == quality:
-                return entry
-        available = sorted(f"{e.config_name} q{e.quality}" for e in self.entries.values() if e.kind == "codec")
-        raise WeightsError(
-            f"no {config_name} codec weights for quality {quality} in {self.directory}"
-            f" (available: {', '.join(available) or 'none'}); train them with `fcc train-codec`"
-            " or import them with `fcc import-weights`"
-        )
-
-
-def codec_entry_name(config_name: str, quality: int) -> str:
-    return f"tic-{config_name}-q{quality}"
 
 
 @dataclass

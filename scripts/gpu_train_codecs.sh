@@ -18,7 +18,7 @@ python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.i
 
 run() {
   q=$1; shift
-  python3 -m forensiccodec.train.codec_training --data "$DATA" -q "$q" --config small \
+  python3 -m forensiccodec train-codec --data "$DATA" -q "$q" --config small --no-export \
     --batch-size "$BATCH" --crop-size "$CROP" --device "$DEVICE" --seed "$q" \
     --checkpoint-dir "/tmp/run-q$q" --no-progress "$@" >> "$OUT/train-q$q.log" 2>&1
 }

@@ -91,14 +91,14 @@ def fcc(tiny_weights_dir: Path) -> Callable[..., Result]:
 
 def run_fcc_process(*args: str | Path, weights_dir: Path | None = None, cwd: Path | None = None,
                     timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run `python -m forensiccodec.cli ARGS` in a fresh process (for exit codes and stderr end to end)."""
+    """Run `python -m forensiccodec ARGS` in a fresh process (for exit codes and stderr end to end)."""
     environment = dict(os.environ)
     environment.pop("FCC_WEIGHTS_DIR", None)
     if weights_dir is not None:
         environment["FCC_WEIGHTS_DIR"] = str(weights_dir)
     environment["OMP_NUM_THREADS"] = "2"
     return subprocess.run(
-        [sys.executable, "-m", "forensiccodec.cli", *[str(a) for a in args]],
+        [sys.executable, "-m", "forensiccodec", *[str(a) for a in args]],
         check=False, capture_output=True, text=True, cwd=cwd or REPO_ROOT, env=environment, timeout=timeout,
     )
 

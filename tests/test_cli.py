@@ -383,7 +383,7 @@ def test_weights_fingerprint_mismatch_is_refused(corrupt_streams, fcc, other_wei
 
 
 def test_corrupt_streams_in_a_real_process(corrupt_streams, other_weights_dir, fcc_process):
-    """All damages at once through `python -m forensiccodec.cli`: one line each, no traceback, no output."""
+    """All damages at once through `python -m forensiccodec`: one line each, no traceback, no output."""
     valid = corrupt_streams["magic.fcc"].parent.parent / "photo.fcc"
     mismatch = corrupt_streams["magic.fcc"].parent / "mismatch.fcc"
     shutil.copy(valid, mismatch)

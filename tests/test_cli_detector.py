@@ -1,6 +1,6 @@
 """`fcc detect`, `fcc train-detector` and `fcc demo-data` through click's test runner.
 
-The commands are mounted on a throwaway group here (cli.py registers them on `fcc`), with a
+The commands are mounted on a throwaway group here (the cli package registers them on `fcc`), with a
 tiny detector exported to a temporary weights folder.
 """
 
@@ -16,8 +16,10 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from forensiccodec.cli import FccGroup
-from forensiccodec.cli_detector import demo_data, detect, train_detector_command
+from forensiccodec.cli.common import FccGroup
+from forensiccodec.cli.data import demo_data
+from forensiccodec.cli.detection import detect
+from forensiccodec.cli.training import train_detector
 from forensiccodec.detector import build_backbone
 from forensiccodec.detector.weights import export_detector
 
@@ -30,7 +32,7 @@ def fcc() -> None:
 
 
 fcc.add_command(detect)
-fcc.add_command(train_detector_command)
+fcc.add_command(train_detector)
 fcc.add_command(demo_data)
 
 

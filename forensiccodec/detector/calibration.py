@@ -8,27 +8,25 @@ never the test split, and subtracts it from the class-1 bias of the classifier h
 score is the mean of patch class-1 logits, so every score moves down by exactly that amount and
 "score > 0 means synthetic" stays the rule everywhere (CLI, evaluation, adapter training).
 
-Also runnable as ``python -m forensiccodec.detector.calibration --data DIR``: it scores the
-splits with the registered detector, writes the shifted weights back in place of the registered
-ones and records what it did in the manifest entry (measured metrics there are dropped, since
-they belonged to the old threshold).
+``fcc calibrate-detector --data DIR`` (`calibrate_registered`) scores the splits with the
+registered detector, writes the shifted weights back in place of the registered ones and records
+what it did in the manifest entry (measured metrics there are dropped, since they belonged to the
+old threshold).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import click
 import numpy as np
 import torch
 
 from forensiccodec.detector.backbone import PatchClassifier
 from forensiccodec.detector.evaluation import evaluate_split
 from forensiccodec.detector.model import PatchDetector
-from forensiccodec.errors import FccError, UsageError
+from forensiccodec.errors import UsageError
 
 SYNTHETIC_CLASS = 1
 
@@ -122,22 +120,3 @@ def calibrate_registered(
         n_patches=detector.n_patches, top_m=detector.top_m, extra={"calibrations": history}, overwrite=True,
     )
     return result  # the shifted file drops the metrics measured at the old threshold (zoo.carried_over_extra)
-
-
-@click.command()
-@click.option("--data", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
-              help="a DIR/{train,val,test}/{real,synthetic} folder")
-@click.option("--config", "config_name", default="small", show_default=True)
-@click.option("--splits", default="train,val", show_default=True, help="splits to place the threshold on (never the test split you report)")
-@click.option("--weights-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
-def main(data: Path, config_name: str, splits: str, weights_dir: Path | None) -> None:
-    """Place the registered detector's threshold on labelled splits and register the result."""
-    try:
-        result = calibrate_registered(config_name, data, tuple(s for s in splits.split(",") if s), weights_dir)
-    except FccError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(json.dumps(result.to_json()))
-
-
-if __name__ == "__main__":
-    main()

@@ -14,18 +14,16 @@ seen pristine PNGs can take JPEG's block traces for synthetic ones. So a fractio
 classes with the same probability keeps it label-neutral: "JPEG" must not come to mean "real",
 which would bias every later experiment on compressed images.
 
-Run under torchrun: ``torchrun --nproc_per_node=2 -m forensiccodec.detector.training --data DIR``.
+Run under torchrun: ``torchrun --nproc-per-node 2 -m forensiccodec train-detector --data DIR``.
 """
 
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import click
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -36,7 +34,6 @@ from forensiccodec.detector import patches as P
 from forensiccodec.detector.backbone import build_backbone, resolve_config
 from forensiccodec.detector.evaluation import Evaluation, evaluate_files, labelled_files
 from forensiccodec.detector.model import PatchDetector
-from forensiccodec.errors import FccError
 from forensiccodec.images import load_image, to_uint8
 from forensiccodec.train.distributed import cleanup_distributed, setup_distributed
 from forensiccodec.train.loop import TrainConfig, TrainingError, train_codec
@@ -268,35 +265,3 @@ def _initial_weights(path: Path, config_name: str) -> torch.nn.Module:
 def validation_summary(evaluation: Evaluation) -> dict[str, Any]:
     """The numbers of an evaluation, rounded for a manifest or a log."""
     return {key: round(value, 5) if isinstance(value, float) else value for key, value in evaluation.summary().items()}
-
-
-@click.command()
-@click.option("--data", "data_dir", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True)
-@click.option("--config", "config_name", default="small")
-@click.option("--steps", type=int, default=600)
-@click.option("--batch-size", type=int, default=32)
-@click.option("--lr", type=float, default=1e-3)
-@click.option("--jpeg-prob", "jpeg_probability", type=float, default=0.3)
-@click.option("--init", "init_from", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None)
-@click.option("--checkpoint-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
-@click.option("--resume", is_flag=True)
-@click.option("--device", default="auto")
-@click.option("--seed", type=int, default=0)
-@click.option("--max-seconds", type=float, default=None)
-@click.option("--validate-every", type=click.IntRange(min=1), default=None)
-@click.option("--val-patches", type=click.IntRange(min=1), default=100)
-@click.option("--val-top", type=click.IntRange(min=1), default=75)
-@click.option("--export/--no-export", default=False)
-@click.option("--force", "overwrite", is_flag=True)
-@click.option("--weights-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
-def main(**options: Any) -> None:
-    """Entry point for torchrun: python -m forensiccodec.detector.training --data DIR ..."""
-    try:
-        summary = train_detector(**options)
-    except FccError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(json.dumps(summary))
-
-
-if __name__ == "__main__":
-    main()

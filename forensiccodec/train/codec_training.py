@@ -1,8 +1,8 @@
 """`fcc train-codec`: train the base codec with the rate-distortion loss.
 
-Also runnable as ``python -m forensiccodec.train.codec_training`` (for ``torchrun`` and for
-machines without the entropy coder installed): training needs only torch; the integer tables are
-fixed, and the weights registered, by ``--export`` at the end (rank 0 only).
+Training needs only torch (``python -m forensiccodec train-codec --no-export`` runs under
+``torchrun`` and on machines without the entropy coder installed); the integer tables are fixed,
+and the weights registered, by ``--export`` at the end (rank 0 only).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import click
 import torch
 from safetensors.torch import load_file, save_file
 
@@ -25,9 +24,7 @@ from ..rate_points import rate_point_for_quality
 from .distributed import cleanup_distributed, setup_distributed
 from .holdout_validation import HoldoutRateDistortion
 from .loop import TrainConfig, train_codec
-from .precision import PRECISIONS
 from .rate_distortion import RateDistortionLoss
-from .time_budget import Duration, budget_seconds
 
 CUDA_CPU_THREADS = 4
 ITEMS_PER_EPOCH = 1024  # random crops per "epoch" of the crop dataset; only sets the sampler's period
@@ -216,41 +213,3 @@ def train_codec_command(
         return summary
     finally:
         cleanup_distributed()
-
-
-@click.command()
-@click.option("--data", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True, multiple=True)
-@click.option("--quality", "-q", type=int, required=True)
-@click.option("--config", "config_name", default="small")
-@click.option("--steps", type=int, default=20000)
-@click.option("--batch-size", type=int, default=8)
-@click.option("--crop-size", type=int, default=256)
-@click.option("--lr", type=float, default=3e-4)
-@click.option("--init-from", "--init", "init_from", default=None)
-@click.option("--checkpoint-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
-@click.option("--resume", is_flag=True)
-@click.option("--device", default=None)
-@click.option("--seed", type=int, default=0)
-@click.option("--export/--no-export", default=False)
-@click.option("--force", is_flag=True)
-@click.option("--weights-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
-@click.option("--time-budget", type=Duration(), default=None, help="stop cleanly, checkpointed, before this long")
-@click.option("--max-seconds", type=float, default=None, hidden=True)
-@click.option("--precision", type=click.Choice(PRECISIONS), default="auto")
-@click.option("--compile/--no-compile", "compile_model", default=False)
-@click.option("--validate-every", type=int, default=None)
-@click.option("--save-state", "save_state_to", type=click.Path(path_type=Path, dir_okay=False), default=None)
-@click.option("--progress/--no-progress", default=True)
-def main(time_budget: float | None, max_seconds: float | None, **options: Any) -> None:
-    """Entry point for torchrun: python -m forensiccodec.train.codec_training --data DIR -q Q ..."""
-    from ..errors import FccError
-
-    try:
-        summary = train_codec_command(max_seconds=budget_seconds(time_budget, max_seconds), **options)
-    except FccError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(json.dumps(summary))
-
-
-if __name__ == "__main__":
-    main()

@@ -12,19 +12,17 @@ differ only in what is trainable:
 The frozen weights are checked bit for bit against the registered files after training, and
 the trainable set is checked against the placement before it: only adapters move.
 
-Also runnable as ``python -m forensiccodec.train.forensic_training`` (for ``torchrun``).
+Both run under ``torchrun`` too: ``torchrun --nproc-per-node 4 -m forensiccodec train-adapter ...``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import click
 import torch
 from torch import nn
 
@@ -33,7 +31,7 @@ from forensiccodec.codec.tic import TIC
 from forensiccodec.data.labelled_crops import LabelledCropDataset
 from forensiccodec.data.layout import scan_split
 from forensiccodec.detector.evaluation import summarise
-from forensiccodec.detector.model import PATCH_AGGREGATES, PatchDetector
+from forensiccodec.detector.model import PatchDetector
 from forensiccodec.errors import UsageError, WeightsError
 from forensiccodec.images import crop, pad_to_multiple, psnr
 from forensiccodec.rate_points import RatePoint
@@ -320,74 +318,3 @@ def _export(codec: TIC, placement: str, config_name: str, quality: int, weights_
         entry = export_adapters(codec, config_name=config_name, quality=quality, placement=placement,
                                 weights_dir=weights_dir, extra=record, overwrite=force)
     return entry.file
-
-
-@click.command("train-adapter")
-@click.option("--data", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
-              help="a DIR/{train,val}/{real,synthetic} folder (fcc demo-data writes one)")
-@click.option("--lambda", "lmbda", type=float, default=None, help="rate point: 0.02, 0.03, 0.045 or 0.07 (or -q)")
-@click.option("--quality", "-q", type=int, default=None, help="rate point by base quality 1..4")
-@click.option("--placement", type=click.Choice(["paper", "decoder"]), default="paper", show_default=True,
-              help="paper: encoder+decoder adapters; decoder: decoder adapters only (base bitstream)")
-@click.option("--config", "config_name", default="small", show_default=True, help="base codec configuration")
-@click.option("--detector", "detector_config", default="small", show_default=True, help="registered detector to keep working")
-@click.option("--epochs", type=int, default=50, show_default=True, help="lr halves after 60% of them")
-@click.option("--steps", type=int, default=None, help="train this many steps instead of --epochs")
-@click.option("--batch-size", type=int, default=8, show_default=True, help="per process")
-@click.option("--crop-size", type=int, default=256, show_default=True)
-@click.option("--patches", "k_patches", type=int, default=TRAINING_PATCHES, show_default=True, help="detector patches per image")
-@click.option("--patch-aggregate", type=click.Choice(PATCH_AGGREGATES), default="mean", show_default=True,
-              help="image logits in the loss: mean of all patches (the paper), or top: mean of the most "
-                   "synthetic-looking share, as the detector decides at inference (200/150 → 12 of 16)")
-@click.option("--lr", type=float, default=1e-3, show_default=True)
-@click.option("--warmup-steps", type=click.IntRange(min=0), default=0, show_default=True,
-              help="raise the learning rate linearly over the first N steps (for fine-tunes with --init-from)")
-@click.option("--ema-decay", type=float, default=None,
-              help="validate and export a moving average of the adapter weights (e.g. 0.99: about the last "
-                   "100 steps) instead of the last step's; smooths the noise of small batches")
-@click.option("--lambda-scale", type=float, default=1.0, show_default=True,
-              help="multiply λ in the loss (the rate point and its base codec stay); for detectors whose "
-                   "loss terms are much smaller than the paper's, where the rate term would dominate")
-@click.option("--workers", type=int, default=0, show_default=True, help="data-loading processes per training process")
-@click.option("--keep-best", is_flag=True,
-              help="export the weights of the best validation (accuracy, then AUC), not the last; with "
-                   "--init-from the starting adapters (step 0) are a candidate too")
-@click.option("--init-from", default=None, metavar="NAME|FILE",
-              help="start from trained adapters (a registered set, e.g. sfma-small-q1-paper, or an adapter "
-                   "file) instead of the identity: fine-tune shipped or public adapters on your own data")
-@click.option("--checkpoint-dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="default: runs/<entry name>")
-@click.option("--resume", is_flag=True, help="continue from the last checkpoint in --checkpoint-dir")
-@click.option("--device", default=None, help="cpu, cuda (default: cuda if available)")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--validate-every", type=int, default=None, help="score the val split every N steps (and at the end)")
-@click.option("--val-patches", type=int, default=100, show_default=True)
-@click.option("--val-top", type=int, default=75, show_default=True)
-@click.option("--max-seconds", type=float, default=None, help="stop cleanly (with a checkpoint) after this long")
-@click.option("--export/--no-export", default=True, show_default=True, help="register the result under the weights folder")
-@click.option("--force", is_flag=True, help="replace weights already registered")
-@click.option("--weights-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
-@click.option("--progress/--no-progress", default=True)
-def main(lmbda: float | None, quality: int | None, **options: Any) -> None:
-    """Train forensic adapters in the frozen base codec: L = R + λ·(L_C + L_P).
-
-    Runs under torchrun too: torchrun --nproc-per-node 4 -m forensiccodec.train.forensic_training ...
-    """
-    run_command(lmbda, quality, **options)
-
-
-def run_command(lmbda: float | None, quality: int | None, **options: Any) -> None:
-    """Resolve the rate point, train, print the summary as JSON (shared with train-codec --objective forensic)."""
-    from forensiccodec.errors import FccError
-    from forensiccodec.rate_points import resolve_rate_point
-
-    try:
-        if lmbda is None and quality is None:
-            raise UsageError("give the rate point: --lambda 0.02|0.03|0.045|0.07 or -q 1..4")
-        summary = train_forensic(rate_point=resolve_rate_point(lmbda, quality), **options)
-    except FccError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(json.dumps(summary))
-
-
-if __name__ == "__main__":
-    main()

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import re
 
-import click
-
 from forensiccodec.errors import UsageError
 
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0}
@@ -27,20 +25,6 @@ def parse_duration(text: str) -> float:
     if seconds < 0:
         raise UsageError(f"a duration cannot be negative: {text!r}")
     return seconds
-
-
-class Duration(click.ParamType):
-    """A click option type for :func:`parse_duration`."""
-
-    name = "duration"
-
-    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
-        if isinstance(value, (int, float)):
-            return float(value)
-        try:
-            return parse_duration(str(value))
-        except UsageError as error:
-            self.fail(str(error), param, ctx)
 
 
 def budget_seconds(time_budget: float | None, max_seconds: float | None) -> float | None:

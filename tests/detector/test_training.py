@@ -15,7 +15,6 @@ from PIL import Image
 from forensiccodec.detector import patches as P
 from forensiccodec.detector.training import (
     RandomPatchDataset,
-    main,
     patch_classification_loss,
     train_detector,
 )
@@ -180,23 +179,25 @@ def test_validate_every_needs_validation(tmp_path: Path) -> None:
         train_detector(data, "tiny", steps=1, validate=False, validate_every=1, export=False, device="cpu")
 
 
-def test_validate_every_on_both_command_lines(tmp_path: Path) -> None:
-    from forensiccodec.cli_detector import train_detector_command
+def test_validate_every_on_the_command_line(tmp_path: Path) -> None:
+    from forensiccodec.cli import main
 
     data = _layout(tmp_path / "data")
-    common = ["--data", str(data), "--config", "tiny", "--steps", "2", "--batch-size", "4", "--device", "cpu",
-              "--val-patches", "4", "--val-top", "3", "--validate-every", "1"]
-    result = CliRunner().invoke(train_detector_command, [*common, "--checkpoint-dir", str(tmp_path / "a"),
-                                                         "--weights-dir", str(tmp_path / "weights")])
+    common = ["train-detector", "--data", str(data), "--config", "tiny", "--steps", "2", "--batch-size", "4",
+              "--device", "cpu", "--val-patches", "4", "--val-top", "3", "--validate-every", "1"]
+    result = CliRunner().invoke(main, [*common, "--checkpoint-dir", str(tmp_path / "a"),
+                                       "--weights-dir", str(tmp_path / "weights")])
     assert result.exit_code == 0, result.output
     assert "best validation at step" in result.output and "(2 validations)" in result.output
     assert len(_training_record(tmp_path / "weights")["validation_history"]) == 2
-    result = CliRunner().invoke(main, [*common, "--checkpoint-dir", str(tmp_path / "b")])
+    result = CliRunner().invoke(main, [*common, "--no-export", "--checkpoint-dir", str(tmp_path / "b")])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output.strip().splitlines()[-1])
-    assert [record["step"] for record in summary["validation_history"]] == [1, 2]
+    assert "registered" not in result.output
+    log = [json.loads(line) for line in (tmp_path / "b" / LOG_NAME).read_text().splitlines()]
+    assert [line["step"] for line in log if "validation" in line] == [1, 2]
     result = CliRunner().invoke(main, [*common[:-1], "0", "--checkpoint-dir", str(tmp_path / "c")])
-    assert result.exit_code != 0 and "--validate-every" in result.output
+    assert result.exit_code == 2 and "--validate-every" in result.output
+    assert result.output.strip().startswith("error:") and len(result.output.strip().splitlines()) == 1
 
 
 def test_validating_does_not_change_the_trained_weights(tmp_path: Path) -> None:

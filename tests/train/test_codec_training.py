@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -56,14 +59,35 @@ def test_trains_registers_and_refuses_to_replace(photos: Path, tmp_path: Path) -
 def test_runs_under_torchrun_with_two_processes(photos: Path, tmp_path: Path) -> None:
     state = tmp_path / "state.safetensors"
     process = run_two_processes([
-        "-m", "forensiccodec.train.codec_training", "--data", str(photos), "-q", "1", "--config", "tiny",
-        "--steps", "2", "--batch-size", "1", "--crop-size", "64", "--device", "cpu", "--no-progress",
+        "-m", "forensiccodec", "train-codec", "--data", str(photos), "-q", "1", "--config", "tiny",
+        "--steps", "2", "--batch-size", "1", "--crop-size", "64", "--device", "cpu", "--no-progress", "--no-export",
         "--checkpoint-dir", str(tmp_path / "ddp"), "--save-state", str(state),
     ], timeout=180)
     assert process.returncode == 0, process.stderr[-3000:]
     summaries = [json.loads(line) for line in process.stdout.splitlines() if line.startswith("{")]
     assert summaries and all(s["world_size"] == 2 and s["steps"] == 2 for s in summaries)
     assert state.is_file()
+
+
+def test_trains_without_the_entropy_coder(photos: Path, tmp_path: Path) -> None:
+    """`python -m forensiccodec train-codec --no-export` needs only torch: what a GPU machine
+    without constriction runs (its --save-state file is registered elsewhere)."""
+    state = tmp_path / "state.safetensors"
+    arguments = ["train-codec", "--data", str(photos), "-q", "1", "--config", "tiny", "--steps", "1",
+                 "--batch-size", "1", "--crop-size", "64", "--device", "cpu", "--no-progress", "--no-export",
+                 "--checkpoint-dir", str(tmp_path / "run"), "--save-state", str(state)]
+    code = ("import runpy, sys; sys.modules['constriction'] = None; sys.argv = ['fcc', *sys.argv[1:]]; "
+            "runpy.run_module('forensiccodec', run_name='__main__', alter_sys=True)")
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.run([sys.executable, "-c", code, *arguments], capture_output=True, text=True,
+                             timeout=300, check=False, env=environment)
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert json.loads(process.stdout.strip().splitlines()[-1])["steps"] == 1
+    assert state.is_file()
+    exporting = [*arguments[:-2], "--export", "--weights-dir", str(tmp_path / "w")]
+    refused = subprocess.run([sys.executable, "-c", code, *exporting], capture_output=True, text=True,
+                             timeout=300, check=False, env=environment)
+    assert refused.returncode != 0  # registering needs the entropy coder: it was really missing
 
 
 def test_warm_start_from_a_registered_codec_validates_on_the_holdout(photos: Path, tmp_path: Path) -> None:

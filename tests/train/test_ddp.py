@@ -48,7 +48,7 @@ def test_two_gloo_processes_train_identically(tmp_path):
 
 
 def test_forensic_adapters_train_under_torchrun(tmp_path):
-    """`python -m forensiccodec.train.forensic_training` under torchrun: one registered export,
+    """`python -m forensiccodec train-adapter` under torchrun: one registered export,
     validation and --keep-best on the main process, the frozen base untouched."""
     import json
 
@@ -77,7 +77,7 @@ def test_forensic_adapters_train_under_torchrun(tmp_path):
 
     run = tmp_path / "run"
     process = run_two_processes(
-        ["-m", "forensiccodec.train.forensic_training", "--data", str(tmp_path / "data"), "-q", "1",
+        ["-m", "forensiccodec", "train-adapter", "--data", str(tmp_path / "data"), "-q", "1",
          "--placement", "paper", "--config", "tiny", "--detector", "tiny", "--steps", "2", "--batch-size", "1",
          "--crop-size", "64", "--patches", "2", "--val-patches", "4", "--val-top", "3", "--validate-every", "1",
          "--keep-best", "--device", "cpu", "--weights-dir", str(weights), "--checkpoint-dir", str(run),

@@ -17,6 +17,7 @@ from forensiccodec.detector.weights import export_detector
 from forensiccodec.errors import FccError
 from forensiccodec.rate_points import rate_point_for_quality
 from forensiccodec.train.forensic_objective import (
+    TRAINING_PATCHES,
     ForensicCodecPass,
     ForensicLoss,
     round_straight_through,
@@ -267,11 +268,13 @@ def test_cli_refuses_bad_lambda_scale_and_workers(tmp_path: Path, registry: Path
     for command in ("train-adapter", "train-codec"):
         unknown = runner.invoke(main, [command, "-q", "1", "--patch-aggregate", "max", *common])
         assert unknown.exit_code == 2 and "--patch-aggregate" in unknown.output
-    # train-codec spells the choices out (lazy imports); they must stay the detector's
+    # the CLI spells the choices and the default out (no torch at import); they must stay the library's
     from forensiccodec.detector.model import PATCH_AGGREGATES
 
-    (option,) = [o for o in main.commands["train-codec"].params if o.name == "patch_aggregate"]
-    assert tuple(option.type.choices) == PATCH_AGGREGATES
+    for command in ("train-adapter", "train-codec"):
+        options = {o.name: o for o in main.commands[command].params}
+        assert tuple(options["patch_aggregate"].type.choices) == PATCH_AGGREGATES
+        assert options["k_patches"].default == TRAINING_PATCHES
 
 
 def test_ema_decay_exports_the_averaged_adapters(tmp_path: Path, registry: Path) -> None:

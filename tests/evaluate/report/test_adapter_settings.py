@@ -13,7 +13,7 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from forensiccodec.cli_eval import eval_command
+from forensiccodec.cli.evaluation import eval_command
 
 adapter_weights = pytest.importorskip("adapter_weights")  # tests/adapter_weights.py, shared with test_adapters
 SHIPPED = Path(__file__).resolve().parents[3] / "weights"

@@ -13,9 +13,9 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from forensiccodec.cli import FccGroup
 from forensiccodec.cli import main as fcc
-from forensiccodec.cli_eval import eval_command
+from forensiccodec.cli.common import FccGroup
+from forensiccodec.cli.evaluation import eval_command
 from forensiccodec.evaluate.report.settings import SETTING_NAMES
 from forensiccodec.images import load_image, psnr
 
@@ -120,7 +120,7 @@ def test_second_run_reuses_the_cache(report: tuple[Path, dict], data_dir: Path, 
 
 
 def test_a_bad_setting_is_one_line_and_exit_2(data_dir: Path, tmp_path: Path) -> None:
-    group = FccGroup(name="fcc", commands={"eval": eval_command})  # as cli.py registers it
+    group = FccGroup(name="fcc", commands={"eval": eval_command})  # as the cli package registers it
     result = CliRunner().invoke(group, ["eval", "--data", str(data_dir), "-o", str(tmp_path), "--settings", "base,nope"])
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == ["error: unknown setting 'nope'; valid: " + ", ".join(SETTING_NAMES)]

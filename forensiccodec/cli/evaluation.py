@@ -1,7 +1,6 @@
 """``fcc eval``: the paper's experiments on a labelled split, as report.json, plots and report.md.
 
-Registered on the ``fcc`` group by ``cli.py``. The work is in
-:mod:`forensiccodec.evaluate.report`; this file parses options and shows progress.
+The work is in :mod:`forensiccodec.evaluate.report`; this module parses options and shows progress.
 """
 
 from __future__ import annotations
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .errors import UsageError
+from .common import UsageError, escape, main, stderr, stdout, weights_dir_option
 
 EVAL_HELP = """Run every setting on the images of a split and write a report with plots.
 
@@ -43,7 +42,7 @@ def _rates(value: str | None) -> list[int] | None:
         raise UsageError(f"--rates takes qualities 1..4 separated by commas, got {value!r}") from None
 
 
-@click.command("eval", help=EVAL_HELP)
+@main.command("eval", help=EVAL_HELP)
 @click.option("--data", "data_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="folder with <split>/{real,synthetic}/")
 @click.option("--split", default="test", show_default=True)
@@ -62,11 +61,9 @@ def _rates(value: str | None) -> list[int] | None:
               help="patches per image for the detector-feature Fréchet distance")
 @click.option("--crop-image", default=None, help="file name of the image for the qualitative crop (default: the first synthetic)")
 @click.option("--crop-size", type=click.IntRange(min=8), default=128, show_default=True)
-@click.option("--weights-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="weights folder (default: $FCC_WEIGHTS_DIR or the installed weights/)")
+@weights_dir_option
 def eval_command(data_dir, split, out_dir, settings, rates, dist_rate, config_name, detector_config, n_patches, top_m,
                  fid_weights, fd_patches, crop_image, crop_size, weights_dir) -> None:
-    from rich.markup import escape
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -76,8 +73,7 @@ def eval_command(data_dir, split, out_dir, settings, rates, dist_rate, config_na
     )
     from rich.table import Table
 
-    from .cli import stderr, stdout
-    from .evaluate.report.run import EvalOptions, run_evaluation
+    from ..evaluate.report.run import EvalOptions, run_evaluation
 
     if n_patches is not None and top_m is None:
         top_m = max(1, round(n_patches * 0.75))  # the detector's default share (600 of 800)

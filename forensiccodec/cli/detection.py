@@ -1,0 +1,130 @@
+"""``fcc detect`` and ``fcc calibrate-detector``: the deepfake detector on images, and its threshold."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .common import (
+    IMAGE_EXTENSIONS,
+    UsageError,
+    escape,
+    expand,
+    json_option,
+    main,
+    run_batch,
+    stdout,
+    weights_dir_option,
+)
+
+DETECT_HELP = """Say whether images are real photographs or synthetic (generated) images.
+
+\b
+Each image is scored on N random 96x96 patches (the same patches every run for a given
+--seed); the score is the mean of the M highest patch scores, and a score above 0 means
+synthetic. FILES may be images or folders of images.
+"""
+
+
+@dataclass
+class DetectReport:
+    input: str
+    score: float
+    label: str
+    patches_used: int
+    n_patches: int
+    config: str
+    width: int
+    height: int
+    seconds: float
+    heatmap: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _heatmap_path(path: Path, heatmap: Path | None, heatmap_dir: Path | None) -> Path | None:
+    if heatmap is not None:
+        return heatmap
+    if heatmap_dir is not None:
+        return heatmap_dir / f"{path.stem}-heatmap.png"
+    return None
+
+
+@main.command(help=DETECT_HELP)
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--patches", "n_patches", type=click.IntRange(min=1), default=None, help="patches per image (default: the weights' own, 800)")
+@click.option("--top", "top_m", type=click.IntRange(min=1), default=None, help="average the top M patch scores (default 600)")
+@click.option("--seed", type=int, default=0, show_default=True, help="patch positions; another seed gives a second opinion")
+@click.option("--config", "config_name", default="small", show_default=True, help="detector configuration (small, paper)")
+@click.option("--heatmap", type=click.Path(path_type=Path, dir_okay=False), default=None, help="write the patch scores over the image (one input only)")
+@click.option("--heatmap-dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="write <name>-heatmap.png for every input here")
+@click.option("--force", is_flag=True, help="overwrite existing heatmaps")
+@click.option("--recursive", "-r", is_flag=True, help="descend into sub-folders")
+@json_option
+@weights_dir_option
+def detect(inputs, n_patches, top_m, seed, config_name, heatmap, heatmap_dir, force, recursive, as_json, weights_dir) -> None:
+    from rich.table import Column, Table
+
+    from ..detector.weights import load_detector
+    from ..files import atomic_output
+    from ..images import load_image
+
+    if heatmap is not None and heatmap_dir is not None:
+        raise UsageError("give --heatmap or --heatmap-dir, not both")
+    files, problems = expand(inputs, IMAGE_EXTENSIONS, recursive)
+    if heatmap is not None and len(files) + len(problems) > 1:
+        raise UsageError("--heatmap names one output file; use --heatmap-dir for several inputs")
+    if heatmap_dir is not None:
+        heatmap_dir.mkdir(parents=True, exist_ok=True)
+    detector = load_detector(config_name, weights_dir, seed=seed)
+    if n_patches is not None and top_m is None:
+        top_m = min(detector.top_m, max(1, round(n_patches * detector.top_m / detector.n_patches)))
+
+    def work(path: Path) -> DetectReport:
+        start = time.perf_counter()
+        image = load_image(path)
+        result = detector.score_image(image.pixels, n_patches=n_patches, top_m=top_m)
+        out = _heatmap_path(path, heatmap, heatmap_dir)
+        if out is not None:
+            with atomic_output(out, overwrite=force) as temporary:
+                detector.heatmap(image.pixels, result).save(temporary, format="PNG")
+        return DetectReport(
+            input=str(path), score=result.score, label=result.label,
+            patches_used=result.patches_used, n_patches=int(result.patch_scores.numel()),
+            config=config_name, width=image.info.width, height=image.info.height,
+            seconds=round(time.perf_counter() - start, 3), heatmap=str(out) if out is not None else None,
+        )
+
+    def render(reports: list[DetectReport]) -> None:
+        table = Table("score", "label", "patches used", "seconds")
+        table.columns.insert(0, Column("file", overflow="fold"))  # a forensic report shows whole paths
+        for r in reports:
+            colour = "red" if r.label == "synthetic" else "green"
+            table.add_row(escape(r.input), f"{r.score:+.3f}", f"[{colour}]{r.label}[/{colour}]",
+                          f"{r.patches_used}/{r.n_patches}", f"{r.seconds:.2f}")
+        stdout.print(table)
+        for r in reports:
+            if r.heatmap is not None:
+                stdout.print(f"heatmap: {escape(r.heatmap)}", highlight=False)
+
+    run_batch(files, problems, work, as_json=as_json, describe="detecting", render=render)
+
+
+@main.command("calibrate-detector")
+@click.option("--data", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
+              help="a DIR/{train,val,test}/{real,synthetic} folder")
+@click.option("--config", "config_name", default="small", show_default=True)
+@click.option("--splits", default="train,val", show_default=True, help="splits to place the threshold on (never the test split you report)")
+@weights_dir_option
+def calibrate_detector(data: Path, config_name: str, splits: str, weights_dir: Path | None) -> None:
+    """Place the registered detector's threshold on labelled splits and register the result."""
+    from ..detector.calibration import calibrate_registered
+
+    result = calibrate_registered(config_name, data, tuple(s for s in splits.split(",") if s), weights_dir)
+    click.echo(json.dumps(result.to_json()))
