@@ -26,7 +26,7 @@ from .codec.memory import check_fits
 from .codec.tiling import DEFAULT_TILING, Progress, Tiling
 from .errors import BitstreamError, UsageError, WeightsError
 from .files import atomic_write_bytes, ensure_not_same_file
-from .images import ColorMode, color_mode, load_image, psnr, save_png
+from .images import ColorMode, SampleCanvas, color_mode, load_image, psnr
 from .info import (  # `fcc info` without torch; re-exported here
     FINETUNED_SUFFIX,  # noqa: F401
     file_info,
@@ -220,8 +220,8 @@ def encode_file(
     ensure_not_same_file(input_path, output_path)
     start = time.perf_counter()
     image = load_image(input_path)
-    check_fits(codec.model.config, image.info.height, image.info.width, "encode", label=str(input_path))
-    compressed = pipeline.compress(codec.model, codec.tables, image.pixels, tiling=tiling, progress=progress)
+    check_fits(codec.model.config, image.info.height, image.info.width, "encode", label=str(input_path), tiling=tiling)
+    compressed = pipeline.compress(codec.model, codec.tables, image, tiling=tiling, progress=progress)
     mode = color_mode(image.info)
     fcc = FccFile.build(
         model_name=codec.model_name,
@@ -353,10 +353,12 @@ def decode_file(
     fcc, size = read_fcc_file(input_path)
     codec, notes = codec_for_file(store, fcc, input_path, adapters)
     header = fcc.header
-    check_fits(codec.model.config, header.height, header.width, "decode", label=str(input_path))
-    decoded = pipeline.decompress_fcc(codec.model, codec.tables, fcc, progress=progress)
+    tiling = Tiling(*header.tiling) if header.tiling is not None else None
+    check_fits(codec.model.config, header.height, header.width, "decode", label=str(input_path), tiling=tiling)
     mode = ColorMode(header.color_mode)
-    save_png(decoded.pixels, output_path, mode=mode, bit_depth=header.bit_depth, overwrite=overwrite)
+    canvas = SampleCanvas(header.height, header.width, mode=mode, bit_depth=header.bit_depth)
+    decoded = pipeline.decompress_fcc(codec.model, codec.tables, fcc, progress=progress, canvas=canvas)
+    canvas.save(output_path, overwrite=overwrite)
     if mode in (ColorMode.RGB_ALPHA_DROPPED, ColorMode.GRAY_ALPHA_DROPPED):
         notes.append("the original had an alpha channel, which the codec does not code")
     return DecodeReport(

@@ -15,7 +15,7 @@ every supported file onto that layout and records what was there before in
 * EXIF orientation is applied, so the tensor is the image as a viewer shows it.
 
 The image size is checked from the header before any pixel is decoded, against a limit
-derived from a memory budget (``DEFAULT_MAX_PIXELS``, overridable with the
+of 100 megapixels (``DEFAULT_MAX_PIXELS``, overridable with the
 ``FCC_MAX_PIXELS`` environment variable or the ``max_pixels`` argument).
 
 PNG output is deterministic: the same pixels always give the same bytes.
@@ -23,6 +23,7 @@ PNG output is deterministic: the same pixels always give the same bytes.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import struct
@@ -65,10 +66,11 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
     {".png", ".jpg", ".jpeg", ".jpe", ".webp", ".tif", ".tiff", ".bmp"}
 )
 
-# The float32 RGB tensor of one image may take this much memory (the model's activations
-# take a multiple of it). 600 MB / 12 bytes per pixel = 50 megapixels: an 8000x6000 photo.
-_INPUT_TENSOR_BUDGET_BYTES = 600 * 1000**2
-DEFAULT_MAX_PIXELS = _INPUT_TENSOR_BUDGET_BYTES // (3 * 4)
+# The largest image read by default: 100 megapixels (a 12000x8000 photograph, beyond a 50 MP
+# camera's). The codec codes such images in tiles from their integer samples; what they need
+# in memory is checked separately (`codec.memory`), so this limit is about refusing decompression
+# bombs early, from the header.
+DEFAULT_MAX_PIXELS = 100_000_000
 MAX_PIXELS_ENV = "FCC_MAX_PIXELS"
 
 PNG_COMPRESS_LEVEL = 6  # fixed, so that output bytes do not depend on library defaults
@@ -97,10 +99,31 @@ class ImageInfo:
 
 @dataclass
 class LoadedImage:
-    """Pixels ``[1, 3, H, W]`` float32 in ``[0, 1]`` and what the file held."""
+    """An image as read: its integer samples and what the file held. ``pixels`` (float32
+    ``[1, 3, H, W]`` in ``[0, 1]``) is made on first use; ``region`` gives a part of it as floats
+    without making the whole, which is what lets a large photograph be coded in tiles."""
 
-    pixels: torch.Tensor
+    samples: np.ndarray  # (H, W) or (H, W, 3): uint8, or 16-bit values (uint16 / int32)
     info: ImageInfo
+
+    @functools.cached_property
+    def pixels(self) -> torch.Tensor:
+        return _samples_to_tensor(self.samples)
+
+    @property
+    def height(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.samples.shape[1])
+
+    def region(self, top: int, left: int, height: int, width: int) -> torch.Tensor:
+        """``pad_to_multiple(pixels)[..., top:top + height, left:left + width]`` for any size of
+        padding: rows and columns past the image repeat its last ones (replicate padding)."""
+        rows = np.minimum(np.arange(top, top + height), self.height - 1)
+        columns = np.minimum(np.arange(left, left + width), self.width - 1)
+        return _samples_to_tensor(self.samples[rows[:, None], columns[None, :]])
 
 
 def color_mode(info: ImageInfo) -> ColorMode:
@@ -270,7 +293,7 @@ def load_image(path: str | os.PathLike[str], max_pixels: int | None = None) -> L
     except Exception as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ImageError(f"{path}: cannot read image: {reason}") from error
-    return LoadedImage(pixels=_samples_to_tensor(samples), info=info)
+    return LoadedImage(samples=samples, info=info)
 
 
 # ---------------------------------------------------------------------------- pixels
@@ -367,6 +390,42 @@ def _encode_png_rgb16(samples: np.ndarray) -> bytes:
     )
 
 
+class SampleCanvas:
+    """The integer samples of a decoded image, filled region by region (a tiled decoder pastes
+    each tile as it is made), then written as a PNG. Quantisation is the same per pixel however
+    the image is cut, so a tiled paste gives the bytes a whole one gives."""
+
+    def __init__(self, height: int, width: int, *, mode: ColorMode = ColorMode.RGB, bit_depth: int = 8) -> None:
+        if bit_depth not in (8, 16):
+            raise UsageError(f"bit depth must be 8 or 16, got {bit_depth}")
+        self.gray, self.bit_depth = ColorMode(mode).is_gray, bit_depth
+        dtype = np.uint8 if bit_depth == 8 else np.uint16
+        self.samples = np.zeros((height, width) if self.gray else (height, width, 3), dtype=dtype)
+
+    def paste(self, top: int, left: int, pixels: torch.Tensor) -> None:
+        """Quantise float pixels ``[1, 3, h, w]`` (clamped to [0, 1]; gray: the rounded channel mean)
+        into the samples at (top, left)."""
+        chw = _as_chw(pixels)
+        levels = 255 if self.bit_depth == 8 else 65535
+        if self.gray:
+            quantized = _quantize(chw.clamp(0.0, 1.0).mean(dim=0), levels)
+        else:
+            quantized = _quantize(chw, levels).permute(1, 2, 0)
+        height, width = quantized.shape[:2]
+        self.samples[top : top + height, left : left + width] = quantized.to(torch.int32).numpy()
+
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
+        """Write the samples as a PNG, atomically; the same samples always give the same bytes."""
+        with atomic_output(path, overwrite) as temp:
+            if self.bit_depth == 16 and self.samples.ndim == 3:
+                temp.write_bytes(_encode_png_rgb16(self.samples))
+            else:
+                try:
+                    Image.fromarray(self.samples).save(temp, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+                except (OSError, ValueError) as error:
+                    raise ImageError(f"cannot write {path}: {error}") from error
+
+
 def save_png(
     pixels: torch.Tensor,
     path: str | os.PathLike[str],
@@ -381,21 +440,7 @@ def save_png(
     (no alpha: the codec has none to give back). ``bit_depth`` 16 writes 16-bit gray or
     48-bit RGB. The same pixels always give the same bytes.
     """
-    if bit_depth not in (8, 16):
-        raise UsageError(f"bit depth must be 8 or 16, got {bit_depth}")
     chw = _as_chw(pixels)
-    levels = 255 if bit_depth == 8 else 65535
-    if ColorMode(mode).is_gray:
-        quantized = _quantize(chw.clamp(0.0, 1.0).mean(dim=0), levels)
-    else:
-        quantized = _quantize(chw, levels).permute(1, 2, 0)
-    samples = quantized.to(torch.int32).numpy().astype(np.uint8 if bit_depth == 8 else np.uint16)
-
-    with atomic_output(path, overwrite) as temp:
-        if bit_depth == 16 and samples.ndim == 3:
-            temp.write_bytes(_encode_png_rgb16(samples))
-        else:
-            try:
-                Image.fromarray(samples).save(temp, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-            except (OSError, ValueError) as error:
-                raise ImageError(f"cannot write {path}: {error}") from error
+    canvas = SampleCanvas(chw.shape[1], chw.shape[2], mode=mode, bit_depth=bit_depth)
+    canvas.paste(0, 0, chw)
+    canvas.save(path, overwrite=overwrite)

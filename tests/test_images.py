@@ -324,8 +324,18 @@ def test_pillow_bomb_check_gives_our_message(
         load_image(path, max_pixels=1000)
 
 
-def test_default_limit_fits_an_8000_by_6000_photo() -> None:
-    assert 8000 * 6000 <= DEFAULT_MAX_PIXELS <= 100_000_000
+def test_default_limit_is_the_documented_100_megapixels() -> None:
+    assert DEFAULT_MAX_PIXELS == 100_000_000 >= 8000 * 6000
+
+
+def test_a_region_is_the_padded_image_in_floats(tmp_path) -> None:
+    rng = np.random.default_rng(5)
+    Image.fromarray(rng.integers(0, 256, (37, 50, 3), dtype=np.uint8)).save(tmp_path / "odd.png")
+    image = load_image(tmp_path / "odd.png")
+    padded = images.pad_to_multiple(image.pixels, 64)
+    assert torch.equal(image.region(0, 0, 64, 64), padded)
+    assert torch.equal(image.region(16, 32, 48, 32), padded[:, :, 16:64, 32:64])
+    assert (image.height, image.width) == (37, 50)
 
 
 # ------------------------------------------------------------------ writing PNG

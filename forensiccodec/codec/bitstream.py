@@ -19,8 +19,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from forensiccodec.color_modes import ColorMode
 from forensiccodec.errors import BitstreamError
-from forensiccodec.images import ColorMode
 
 MAGIC = b"\x89FCC\r\n\x1a\n"
 FORMAT_MAJOR = 1

@@ -1,10 +1,16 @@
 """How much memory coding an image needs, and a clear refusal before the machine runs out.
 
 The peak resident memory of `pipeline.compress` / `pipeline.decompress` above what the process
-already holds (interpreter, torch, the loaded model and the input) grows linearly with the padded
-pixel count: the largest tensors are the Swin stages at half resolution, whose width is N. So the
-estimate is ``constant + pixels * (fixed + per_channel * N)`` per operation. Depth and head counts
-do not enter (blocks run one after the other and free their activations).
+already holds (interpreter, torch, the loaded model) has two parts:
+
+- the transforms g_a / g_s, whose largest tensors are the Swin stages at half resolution (width
+  N): ``pixels * (fixed + per_channel * N)`` over the pixels one transform call sees, which is
+  the whole padded image, or for a tiled image its largest tile with context (`tiling`);
+- everything kept whole: the image's integer samples, the latent and its hyperprior parameters,
+  the entropy coder's per-symbol arrays, the decoded samples: ``pixels * (fixed + per_latent *
+  M)`` over the padded image, since the latent has M channels per 16x16 pixels.
+
+Depth and head counts do not enter (blocks run one after the other and free their activations).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from pathlib import Path
 
 from ..errors import ImageError, UsageError
 from .config import CONFIGS, TICConfig
+from .tiling import DEFAULT_TILING, LATENT_STRIDE, Tiling, spans
 
 MEMORY_ENV = "FCC_MAX_MEMORY"
 OPERATIONS = ("encode", "decode")
@@ -52,14 +59,45 @@ ALLOCATOR_SLACK = 128 * 2**20
 HEADROOM = 1.10
 
 
+@dataclass(frozen=True)
+class WholeImageCost:
+    """bytes per padded pixel kept for the whole image = fixed + per_latent_channel * M."""
+
+    fixed: float
+    per_latent_channel: float
+
+
+# Fitted to tiled runs of the small model (M=96) at 12 and 48 megapixels and the paper model
+# (M=192) at 12 megapixels (`scripts/benchmark.py --memory-scan --scan-megapixels 12,48`, peaks
+# in docs/benchmarks.md), after the transform term above. Encoding holds the decoded samples
+# of the input (3 bytes a pixel), the latent, its float64 hyperprior parameters and the entropy
+# coder's int64 per-symbol arrays; decoding the decoded latent and the output samples.
+WHOLE_IMAGE_COSTS: dict[str, WholeImageCost] = {
+    "encode": WholeImageCost(fixed=6.0, per_latent_channel=0.36),
+    "decode": WholeImageCost(fixed=3.0, per_latent_channel=0.07),
+}
+
+
 class NotEnoughMemoryError(ImageError):
     """Coding this image would need more memory than the machine (or FCC_MAX_MEMORY) allows."""
 
 
+def transform_pixels(height: int, width: int, tiling: Tiling | None = DEFAULT_TILING) -> int:
+    """The most padded pixels one call of g_a or g_s sees: the whole image, or its largest tile
+    with context when the image spans more than one tile."""
+    latent_h, latent_w = math.ceil(height / STRIDE) * 4, math.ceil(width / STRIDE) * 4
+    if tiling is None or not tiling.needed_for(latent_h, latent_w):
+        return latent_h * latent_w * LATENT_STRIDE**2
+    rows = max(s.context_stop - s.context_start for s in spans(latent_h, tiling))
+    columns = max(s.context_stop - s.context_start for s in spans(latent_w, tiling))
+    return rows * columns * LATENT_STRIDE**2
+
+
 def estimate_peak_bytes(
-    config: TICConfig, height: int, width: int, operation: str
+    config: TICConfig, height: int, width: int, operation: str, tiling: Tiling | None = DEFAULT_TILING
 ) -> int:
-    """Estimated peak memory (bytes) that encoding or decoding a height x width image adds to the process."""
+    """Estimated peak memory (bytes) that encoding or decoding a height x width image adds to the
+    process, coded with ``tiling`` (the default for encoding; what a file records for decoding)."""
     if operation not in OPERATIONS:
         raise ValueError(f"operation must be one of {OPERATIONS}, got {operation!r}")
     if height <= 0 or width <= 0:
@@ -67,9 +105,10 @@ def estimate_peak_bytes(
     fit = PEAK_FITS[operation]
     pixels = math.ceil(height / STRIDE) * STRIDE * math.ceil(width / STRIDE) * STRIDE
     per_pixel = fit.bytes_per_pixel + fit.bytes_per_pixel_per_channel * config.N
-    return math.ceil(
-        HEADROOM * max(0.0, fit.constant + pixels * per_pixel) + ALLOCATOR_SLACK
-    )
+    transform = fit.constant + transform_pixels(height, width, tiling) * per_pixel
+    whole = WHOLE_IMAGE_COSTS[operation]
+    kept = pixels * (whole.fixed + whole.per_latent_channel * config.M) if transform_pixels(height, width, tiling) < pixels else 0.0
+    return math.ceil(HEADROOM * max(0.0, transform + kept) + ALLOCATOR_SLACK)
 
 
 _SIZE_PATTERN = re.compile(
@@ -164,6 +203,7 @@ def check_fits(
     available_bytes: int | None = None,
     *,
     label: str | None = None,
+    tiling: Tiling | None = DEFAULT_TILING,
 ) -> int:
     """Raise `NotEnoughMemoryError` if coding the image would not fit in memory; return the estimate.
 
@@ -171,7 +211,7 @@ def check_fits(
     `available_memory_bytes`); when neither is known the check passes. `label` (usually the
     file name) starts the message.
     """
-    needed = estimate_peak_bytes(config, height, width, operation)
+    needed = estimate_peak_bytes(config, height, width, operation, tiling)
     from_environment = available_bytes is None and bool(
         os.environ.get(MEMORY_ENV, "").strip()
     )

@@ -11,12 +11,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from ..errors import BitstreamError
-from ..images import crop, pad_to_multiple
+from ..images import SampleCanvas, crop, pad_to_multiple, padded_size
 from . import entropy_coding
 from .bitstream import FccFile, FccHeader
 from .entropy_coding import EntropyTables
@@ -59,7 +60,7 @@ class CompressedImage:
 
 @dataclass
 class DecompressedImage:
-    pixels: torch.Tensor  # [1, 3, H, W] float32, not clamped
+    pixels: torch.Tensor | None  # [1, 3, H, W] float32, not clamped; None when pasted into a canvas
     timings: Timings = field(default_factory=Timings)
 
 
@@ -73,27 +74,51 @@ def tiling_for(height: int, width: int, tiling: Tiling | None = DEFAULT_TILING) 
     return tiling if tiling is not None and tiling.needed_for(latent_h, latent_w) else None
 
 
+class PixelSource(Protocol):
+    """An image that hands out float regions of itself (`images.LoadedImage`): a tiled encoder
+    never needs the whole image as floats."""
+
+    height: int
+    width: int
+
+    def region(self, top: int, left: int, height: int, width: int) -> torch.Tensor: ...
+
+
 @torch.inference_mode()
 def compress(
-    model: TIC, tables: EntropyTables, pixels: torch.Tensor, *, tiling: Tiling | None = DEFAULT_TILING,
-    progress: Progress | None = None,
+    model: TIC, tables: EntropyTables, pixels: torch.Tensor | PixelSource, *,
+    tiling: Tiling | None = DEFAULT_TILING, progress: Progress | None = None,
 ) -> CompressedImage:
-    """Code one image [1, 3, H, W] in [0, 1] into the hyperprior and latent streams; an image
-    larger than one tile of ``tiling`` runs g_a tile by tile (None: always whole)."""
-    if pixels.dim() != 4 or pixels.shape[0] != 1 or pixels.shape[1] != 3:
-        raise ValueError(f"expected a [1, 3, H, W] tensor, got {tuple(pixels.shape)}")
-    tiling = tiling_for(pixels.shape[2], pixels.shape[3], tiling)
+    """Code one image, [1, 3, H, W] in [0, 1] or a `PixelSource`, into the hyperprior and latent
+    streams; an image larger than one tile of ``tiling`` runs g_a tile by tile (None: whole)."""
+    if isinstance(pixels, torch.Tensor):
+        if pixels.dim() != 4 or pixels.shape[0] != 1 or pixels.shape[1] != 3:
+            raise ValueError(f"expected a [1, 3, H, W] tensor, got {tuple(pixels.shape)}")
+        height, width = pixels.shape[2], pixels.shape[3]
+    else:
+        height, width = pixels.height, pixels.width
+    tiling = tiling_for(height, width, tiling)
+    padded_h, padded_w = padded_size(height, width, STRIDE)
     timings = Timings()
     start = time.perf_counter()
-    x = pad_to_multiple(pixels.float(), STRIDE)
-    y = model.analysis(x) if tiling is None else tiled_analysis(model, x, tiling, progress)
-    del x
+    if isinstance(pixels, torch.Tensor):
+        padded = pad_to_multiple(pixels.float(), STRIDE)
+        region = lambda top, left, h, w: padded[:, :, top : top + h, left : left + w]
+    else:
+        region = pixels.region
+    if tiling is None:
+        y = model.analysis(region(0, 0, padded_h, padded_w))
+    else:
+        y = tiled_analysis(model, region, (padded_h, padded_w), tiling, progress)
     z = model.hyper_analysis(y)
     medians = torch.from_numpy(tables.z_medians).to(z.dtype)
     z_symbols = _z_symbols(z, medians)
     z_hat = z_symbols.to(z.dtype) + medians.view(1, -1, 1, 1)
     scales, means = model.hyper_synthesis(z_hat, dtype=torch.float64)
-    y_symbols = torch.round(y.double() - means).to(torch.int32)
+    y_symbols = torch.empty(y.shape, dtype=torch.int32)
+    for first in range(0, y.shape[1], ESTIMATE_CHANNELS):  # by channels: no whole-latent float64 copy of y
+        part = slice(first, first + ESTIMATE_CHANNELS)
+        y_symbols[:, part] = torch.round(y[:, part].double() - means[:, part]).to(torch.int32)
     timings.transforms += time.perf_counter() - start
 
     start = time.perf_counter()
@@ -114,11 +139,21 @@ def compress(
     )
 
 
+# Channels of y whose likelihoods are computed at once: the estimate's temporaries stay a
+# fraction of the latent's size, however large the image.
+ESTIMATE_CHANNELS = 16
+
+
 def _estimated_bits(model: TIC, z: torch.Tensor, y: torch.Tensor, scales: torch.Tensor, means: torch.Tensor) -> float:
     """Σ −log2 p over ẑ and ŷ, with the continuous scales (not the table's): the model's own estimate."""
     _, z_likelihoods = model.entropy_bottleneck(z, training=False)
-    _, y_likelihoods = model.gaussian_conditional(y, scales.float(), means.float(), training=False)
-    total = -(torch.log2(z_likelihoods.double()).sum() + torch.log2(y_likelihoods.double()).sum())
+    total = -torch.log2(z_likelihoods.double()).sum()
+    for first in range(0, y.shape[1], ESTIMATE_CHANNELS):
+        part = slice(first, first + ESTIMATE_CHANNELS)
+        _, y_likelihoods = model.gaussian_conditional(
+            y[:, part], scales[:, part].float(), means[:, part].float(), training=False
+        )
+        total = total - torch.log2(y_likelihoods.double()).sum()
     return float(total)
 
 
@@ -135,9 +170,11 @@ def decompress(
     *,
     tiling: Tiling | None = None,
     progress: Progress | None = None,
+    canvas: SampleCanvas | None = None,
 ) -> DecompressedImage:
     """Decode the two streams back to pixels of the original size; with ``tiling`` (what the
-    file records), g_s runs over those tiles, as the encoder expects."""
+    file records), g_s runs over those tiles, as the encoder expects. With ``canvas``, each
+    tile is quantised into it as it is made (no float image of the whole)."""
     expected_y = (model.config.M, math.ceil(height / STRIDE) * 4, math.ceil(width / STRIDE) * 4)
     expected_z = (model.config.N, expected_y[1] // 4, expected_y[2] // 4)
     if tuple(y_shape) != expected_y or tuple(z_shape) != expected_z:
@@ -163,19 +200,39 @@ def decompress(
     start = time.perf_counter()
     y_hat = (torch.from_numpy(np.ascontiguousarray(y_symbols)).double()[None] + means).float()
     del means, scales
-    x_hat = model.synthesis(y_hat) if tiling is None else tiled_synthesis(model, y_hat, tiling, progress)
-    pixels = crop(x_hat, height, width)
+    if tiling is None:
+        pixels = crop(model.synthesis(y_hat), height, width)
+    else:
+        sink = _canvas_sink(canvas, height, width) if canvas is not None else None
+        pixels = tiled_synthesis(model, y_hat, tiling, progress, sink)
+        pixels = crop(pixels, height, width) if pixels is not None else None
+    if canvas is not None and pixels is not None:
+        canvas.paste(0, 0, pixels)
+        pixels = None
     timings.transforms += time.perf_counter() - start
     return DecompressedImage(pixels=pixels, timings=timings)
 
 
-def decompress_fcc(model: TIC, tables: EntropyTables, fcc: FccFile, progress: Progress | None = None) -> DecompressedImage:
+def _canvas_sink(canvas: SampleCanvas, height: int, width: int):  # type: ignore[no-untyped-def]
+    """A tile sink that pastes the part of each decoded tile inside the original image."""
+
+    def paste(top: int, left: int, tile: torch.Tensor) -> None:
+        if top < height and left < width:
+            canvas.paste(top, left, tile[:, :, : height - top, : width - left])
+
+    return paste
+
+
+def decompress_fcc(
+    model: TIC, tables: EntropyTables, fcc: FccFile, progress: Progress | None = None,
+    canvas: SampleCanvas | None = None,
+) -> DecompressedImage:
     """Decode a parsed .fcc file with the model and tables that wrote it, over the tiles it records."""
     header = fcc.header
     tiling = Tiling(*header.tiling) if header.tiling is not None else None
     return decompress(
         model, tables, fcc.z_stream, fcc.y_stream, header.z_shape, header.y_shape, header.height, header.width,
-        tiling=tiling, progress=progress,
+        tiling=tiling, progress=progress, canvas=canvas,
     )
 
 

@@ -91,15 +91,23 @@ def tile_count(height: int, width: int, tiling: Tiling) -> int:
 Progress = Callable[[int, int], None]  # (tiles done, tiles in all)
 
 
-def tiled_analysis(model: torch.nn.Module, x: Tensor, tiling: Tiling, progress: Progress | None = None) -> Tensor:
-    """g_a of a padded image x (1, 3, H, W), H and W multiples of 64, tile by tile."""
-    _, _, height, width = x.shape
+Region = Callable[[int, int, int, int], Tensor]  # (top, left, height, width) -> pixels [1, 3, h, w]
+Sink = Callable[[int, int, Tensor], None]  # (top, left, pixels [1, 3, h, w]) of a decoded tile's core
+
+
+def tiled_analysis(
+    model: torch.nn.Module, region: Region, size: tuple[int, int], tiling: Tiling, progress: Progress | None = None
+) -> Tensor:
+    """g_a of a padded image of ``size`` (H, W multiples of 64), tile by tile; ``region`` gives
+    each tile's pixels (with context), so the whole image never needs to exist as floats."""
+    height, width = size
     latent_h, latent_w = height // LATENT_STRIDE, width // LATENT_STRIDE
     out = None
     total = tile_count(latent_h, latent_w, tiling)
     for done, (row, column) in enumerate(tiles(latent_h, latent_w, tiling), start=1):
         s = LATENT_STRIDE
-        piece = x[:, :, row.context_start * s : row.context_stop * s, column.context_start * s : column.context_stop * s]
+        piece = region(row.context_start * s, column.context_start * s, (row.context_stop - row.context_start) * s,
+                       (column.context_stop - column.context_start) * s)
         y = model.analysis(piece)
         if out is None:
             out = y.new_empty(y.shape[0], y.shape[1], latent_h, latent_w)
@@ -110,21 +118,26 @@ def tiled_analysis(model: torch.nn.Module, x: Tensor, tiling: Tiling, progress: 
     return out
 
 
-def tiled_synthesis(model: torch.nn.Module, y_hat: Tensor, tiling: Tiling, progress: Progress | None = None) -> Tensor:
-    """g_s of y_hat (1, M, h, w), tile by tile: x_hat (1, 3, 16h, 16w)."""
+def tiled_synthesis(
+    model: torch.nn.Module, y_hat: Tensor, tiling: Tiling, progress: Progress | None = None, sink: Sink | None = None
+) -> Tensor | None:
+    """g_s of y_hat (1, M, h, w), tile by tile: x_hat (1, 3, 16h, 16w), or, with ``sink``, each
+    tile's core handed to it as it is made (and None returned)."""
     _, _, latent_h, latent_w = y_hat.shape
     s = LATENT_STRIDE
     out = None
     total = tile_count(latent_h, latent_w, tiling)
     for done, (row, column) in enumerate(tiles(latent_h, latent_w, tiling), start=1):
         piece = y_hat[:, :, row.context_start : row.context_stop, column.context_start : column.context_stop]
-        x = model.synthesis(piece)
-        if out is None:
-            out = x.new_empty(x.shape[0], x.shape[1], latent_h * s, latent_w * s)
-        out[:, :, row.start * s : row.stop * s, column.start * s : column.stop * s] = _core(x, row, column, scale=s)
+        core = _core(model.synthesis(piece), row, column, scale=s)
+        if sink is not None:
+            sink(row.start * s, column.start * s, core)
+        else:
+            if out is None:
+                out = core.new_empty(core.shape[0], core.shape[1], latent_h * s, latent_w * s)
+            out[:, :, row.start * s : row.stop * s, column.start * s : column.stop * s] = core
         if progress is not None:
             progress(done, total)
-    assert out is not None
     return out
 
 

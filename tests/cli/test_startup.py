@@ -93,8 +93,6 @@ def test_info_needs_no_torch_but_for_the_bitstream_module(encoded: Path, tiny_we
     assert not torch_imported
 
 
-@pytest.mark.xfail(strict=True, reason="codec/bitstream.py imports ColorMode from images (torch); "
-                                       "from color_modes it would not")
 def test_info_imports_no_torch(encoded: Path, tiny_weights_dir: Path) -> None:
     process, torch_imported = _run("info", encoded, weights_dir=tiny_weights_dir)
     assert process.returncode == 0, process.stderr

@@ -103,3 +103,22 @@ def test_parse_memory_size(text: str, expected: int) -> None:
 def test_parse_memory_size_refuses_nonsense(text: str) -> None:
     with pytest.raises(UsageError, match="FCC_MAX_MEMORY"):
         memory.parse_memory_size(text)
+
+
+def test_tiles_bound_the_transform_memory():
+    from forensiccodec.codec.config import get_config
+    from forensiccodec.codec.memory import estimate_peak_bytes, transform_pixels
+    from forensiccodec.codec.tiling import Tiling
+
+    tiling = Tiling(64, 8)  # 1024-pixel tiles, 128 pixels of context
+    assert transform_pixels(768, 512, tiling) == 768 * 512  # one tile: the whole image
+    assert transform_pixels(6000, 8000, tiling) == (1024 + 256) ** 2  # an interior tile with context
+    assert transform_pixels(6000, 8000, None) == 6016 * 8000
+    small = get_config("small")
+    tiled = estimate_peak_bytes(small, 6000, 8000, "decode", tiling)
+    whole = estimate_peak_bytes(small, 6000, 8000, "decode", None)
+    assert tiled < whole / 5
+    # an image within one tile is estimated as before tiling existed
+    assert estimate_peak_bytes(small, 512, 768, "encode", tiling) == estimate_peak_bytes(small, 512, 768, "encode", None)
+    # beyond one tile the estimate still grows with the image (what is kept whole)
+    assert estimate_peak_bytes(small, 12000, 8000, "encode", tiling) > estimate_peak_bytes(small, 6000, 8000, "encode", tiling)
