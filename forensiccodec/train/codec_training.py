@@ -27,6 +27,10 @@ from .loop import TrainConfig, train_codec
 from .rate_distortion import RateDistortionLoss
 
 CUDA_CPU_THREADS = 4
+# A warm start ramps its learning rate up over this many steps: Adam's first updates, with empty
+# moment estimates, move every weight by about lr at once and undo much of a trained codec
+# (docs/experiments/codec-campaign.md).
+WARM_START_WARMUP_STEPS = 500
 ITEMS_PER_EPOCH = 1024  # random crops per "epoch" of the crop dataset; only sets the sampler's period
 
 
@@ -169,6 +173,7 @@ def train_codec_command(
             compile=compile_model,
             validate_every=validate_every,
             validate_at_start=validate_every is not None,
+            warmup_steps=WARM_START_WARMUP_STEPS if init_from is not None else 0,
             extra={"quality": quality, "config_name": config_name, "data": data_record,
                    "codec_lambda": point.codec_lambda, "augment": augment,
                    "init_from": str(init_from) if init_from is not None else None},
