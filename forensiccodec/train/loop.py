@@ -175,52 +175,11 @@ def train_codec(
     """
     context = context or distributed.setup_distributed(config.device)
     if context.device.type == "cuda":
-        # TF32 matmuls (no autocast: the entropy model must stay float32); convolutions
-        # already use TF32 by default in cuDNN.
+        # TF32 matmuls; convolutions already use TF32 by default in cuDNN.
         torch.set_float32_matmul_precision("high")
     model.to(context.device).train()
-
-    aux_names = aux_parameter_names(model)
-    named = dict(model.named_parameters())
-    aux_parameters = [named[n] for n in aux_names]
-    aux_ids = {id(p) for p in aux_parameters}
-    main_source = trainable_parameters if trainable_parameters is not None else model.parameters()
-    main_parameters = [p for p in main_source if p.requires_grad and id(p) not in aux_ids]
-    if not main_parameters:
-        raise TrainingError("no trainable parameters")
-    has_aux = bool(aux_parameters) and hasattr(model, "aux_loss")
-
-    optimizer = _adam(main_parameters, config.lr, context.device)
-    aux_optimizer = _adam(aux_parameters, config.aux_lr, context.device) if has_aux else None
-    compute_precision = precision.resolve_precision(config.precision, context.device)
-
-    checkpoint_dir = Path(config.checkpoint_dir) if config.checkpoint_dir else None
-    checkpoint_path = checkpoint_dir / CHECKPOINT_NAME if checkpoint_dir else None
-    start_step = 0
-    validations: list[dict[str, float]] = []
-    average_state = None
-    clock = _Clock(config.max_seconds)
-    if config.resume:
-        if checkpoint_path is None or not checkpoint_path.is_file():
-            raise TrainingError(f"--resume: no checkpoint at {checkpoint_path}")
-        start_step, validations, average_state, clock.before = _load_checkpoint(
-            checkpoint_path, model, optimizer, aux_optimizer, context, config)
-    else:
-        torch.manual_seed(config.seed * 1000 + context.rank)  # quantisation noise, per process
-    # after the checkpoint's weights are in: an older checkpoint without an average starts one there
-    average = WeightAverage(main_parameters, config.ema_decay) if config.ema_decay is not None else None
-    if average is not None and average_state is not None:
-        try:
-            average.load_state_dict(average_state)
-        except ValueError as error:
-            raise TrainingError(f"checkpoint {checkpoint_path}: {error}") from error
-
-    wrapped = distributed.wrap_model(
-        model, context, ignored_parameter_names=aux_names,
-        find_unused_parameters=config.find_unused_parameters,
-    )
-    if config.compile:
-        wrapped = torch.compile(wrapped)
+    run = _Run.start(model, trainable_parameters, config, context)
+    start_step, validations = run.restore_or_seed()
     sampler = DistributedSampler(
         dataset, num_replicas=context.world_size, rank=context.rank,
         shuffle=True, seed=config.seed, drop_last=True,
@@ -232,32 +191,118 @@ def train_codec(
             f"per process x {context.world_size} processes"
         )
     total_steps = config.steps if config.steps is not None else config.epochs * batches_per_epoch
-
-    logger = _Logger(checkpoint_dir, context, config, total_steps, start_step, clock)
-    validator = _Validator(validate, model, config, context, logger, validations, average, clock)
-    step = start_step
+    logger = _Logger(run.checkpoint_dir, context, config, total_steps, start_step, run.clock)
+    validator = _Validator(validate, model, config, context, logger, validations, run.average, run.clock)
     if config.validate_at_start and start_step == 0:
         validator.run(0)
-    skipped_in_a_row = 0
-    stopped_early = False
     try:
-        for batch in _batches(dataset, sampler, config, context, batches_per_epoch, start_step, total_steps):
+        batches = _batches(dataset, sampler, config, context, batches_per_epoch, start_step, total_steps)
+        step, stopped_early = run.steps(batches, loss_fn, start_step, total_steps, logger, validator)
+        logger.flush(step, learning_rate(config, max(step - 1, 0), total_steps))
+        validator.run(step)  # the final weights (a no-op if this step was just validated)
+        run.save(step, validator.history)
+        distributed.barrier(context)
+        if run.average is not None:  # after the checkpoint, which keeps the trained weights
+            run.average.copy_to_parameters()
+    finally:
+        logger.close()
+    return TrainResult(
+        steps=step, metrics=logger.last_metrics, checkpoint=run.checkpoint_path,
+        log_file=logger.path, seconds=run.clock.elapsed(), stopped_early=stopped_early,
+        validations=list(validator.history), best_validation=validator.best(),
+        total_seconds=run.clock.total(), precision=run.precision,
+    )
+
+
+@dataclass
+class _Run:
+    """What one training run holds between steps: the model (and its DDP/compiled wrapper), the
+    two optimisers and their parameters, the weight average, the clock and the checkpoint."""
+
+    model: nn.Module
+    wrapped: nn.Module
+    main_parameters: list[nn.Parameter]
+    aux_parameters: list[nn.Parameter]
+    optimizer: torch.optim.Optimizer
+    aux_optimizer: torch.optim.Optimizer | None
+    config: TrainConfig
+    context: DistributedContext
+    precision: str
+    clock: _Clock
+    checkpoint_dir: Path | None
+    average: WeightAverage | None = None
+
+    @classmethod
+    def start(cls, model: nn.Module, trainable: Iterable[nn.Parameter] | None, config: TrainConfig,
+              context: DistributedContext) -> _Run:
+        aux_names = aux_parameter_names(model)
+        named = dict(model.named_parameters())
+        aux_parameters = [named[n] for n in aux_names]
+        aux_ids = {id(p) for p in aux_parameters}
+        source = trainable if trainable is not None else model.parameters()
+        main_parameters = [p for p in source if p.requires_grad and id(p) not in aux_ids]
+        if not main_parameters:
+            raise TrainingError("no trainable parameters")
+        has_aux = bool(aux_parameters) and hasattr(model, "aux_loss")
+        wrapped = distributed.wrap_model(
+            model, context, ignored_parameter_names=aux_names, find_unused_parameters=config.find_unused_parameters,
+        )
+        return cls(
+            model=model, wrapped=torch.compile(wrapped) if config.compile else wrapped,
+            main_parameters=main_parameters, aux_parameters=aux_parameters,
+            optimizer=_adam(main_parameters, config.lr, context.device),
+            aux_optimizer=_adam(aux_parameters, config.aux_lr, context.device) if has_aux else None,
+            config=config, context=context, precision=precision.resolve_precision(config.precision, context.device),
+            clock=_Clock(config.max_seconds), checkpoint_dir=Path(config.checkpoint_dir) if config.checkpoint_dir else None,
+        )
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return self.checkpoint_dir / CHECKPOINT_NAME if self.checkpoint_dir else None
+
+    def restore_or_seed(self) -> tuple[int, list[dict[str, float]]]:
+        """Load the checkpoint of a resumed run, or seed a fresh one; returns the first step and
+        the validation history so far. Starts the weight average once the weights are in."""
+        start_step, validations, average_state = 0, [], None
+        if self.config.resume:
+            path = self.checkpoint_path
+            if path is None or not path.is_file():
+                raise TrainingError(f"--resume: no checkpoint at {path}")
+            start_step, validations, average_state, self.clock.before = _load_checkpoint(
+                path, self.model, self.optimizer, self.aux_optimizer, self.context, self.config)
+        else:
+            torch.manual_seed(self.config.seed * 1000 + self.context.rank)  # quantisation noise, per process
+        if self.config.ema_decay is not None:
+            # an older checkpoint without an average starts one at its weights
+            self.average = WeightAverage(self.main_parameters, self.config.ema_decay)
+            if average_state is not None:
+                try:
+                    self.average.load_state_dict(average_state)
+                except ValueError as error:
+                    raise TrainingError(f"checkpoint {self.checkpoint_path}: {error}") from error
+        return start_step, validations
+
+    def steps(self, batches: Iterable[Any], loss_fn: LossFn, step: int, total_steps: int, logger: _Logger,
+              validator: _Validator) -> tuple[int, bool]:
+        """Train on ``batches`` from ``step``; returns the step reached and whether the time
+        budget stopped it."""
+        config, skipped_in_a_row = self.config, 0
+        for batch in batches:
             validating_next = config.validate_every is not None and (step + 1) % config.validate_every == 0
             if config.max_seconds is not None and distributed.broadcast_flag(
-                clock.would_overrun(validating_next), context
+                self.clock.would_overrun(validating_next), self.context
             ):
-                stopped_early = True
-                break
+                return step, True
             lr = learning_rate(config, step, total_steps)
-            for group in optimizer.param_groups:
+            for group in self.optimizer.param_groups:
                 group["lr"] = lr
-            with clock.timing("step"):
+            with self.clock.timing("step"):
                 metrics, finite = _train_step(
-                    wrapped, model, batch, loss_fn, optimizer, aux_optimizer, aux_parameters,
-                    main_parameters, config, context, compute_precision,
+                    self.wrapped, self.model, batch, loss_fn, self.optimizer, self.aux_optimizer,
+                    self.aux_parameters, self.main_parameters, config, self.context, self.precision,
                 )
-            if finite and average is not None:
-                average.update()
+            if finite and self.average is not None:
+                self.average.update()
             skipped_in_a_row = 0 if finite else skipped_in_a_row + 1
             if skipped_in_a_row > MAX_SKIPPED_STEPS_IN_A_ROW:
                 raise TrainingError(f"training diverged: non-finite gradients for {skipped_in_a_row} steps at step {step}")
@@ -265,26 +310,15 @@ def train_codec(
             logger.record(step, lr, metrics, skipped=not finite)
             if config.validate_every is not None and step % config.validate_every == 0:
                 validator.run(step)  # before the checkpoint, so that the checkpoint holds it
-            if checkpoint_path is not None and step % config.checkpoint_every == 0 and step < total_steps:
-                with clock.timing("checkpoint"):
-                    _save_checkpoint(checkpoint_path, model, optimizer, aux_optimizer, step, config, context,
-                                     validator.history, average, clock.total())
-        logger.flush(step, learning_rate(config, max(step - 1, 0), total_steps))
-        validator.run(step)  # the final weights (a no-op if this step was just validated)
-        if checkpoint_path is not None:
-            _save_checkpoint(checkpoint_path, model, optimizer, aux_optimizer, step, config, context,
-                             validator.history, average, clock.total())
-        distributed.barrier(context)
-        if average is not None:  # after the checkpoint, which keeps the trained weights
-            average.copy_to_parameters()
-    finally:
-        logger.close()
-    return TrainResult(
-        steps=step, metrics=logger.last_metrics, checkpoint=checkpoint_path,
-        log_file=logger.path, seconds=clock.elapsed(), stopped_early=stopped_early,
-        validations=list(validator.history), best_validation=validator.best(),
-        total_seconds=clock.total(), precision=compute_precision,
-    )
+            if step % config.checkpoint_every == 0 and step < total_steps:
+                with self.clock.timing("checkpoint"):
+                    self.save(step, validator.history)
+        return step, False
+
+    def save(self, step: int, validations: list[dict[str, float]]) -> None:
+        if self.checkpoint_path is not None:
+            _save_checkpoint(self.checkpoint_path, self.model, self.optimizer, self.aux_optimizer, step, self.config,
+                             self.context, validations, self.average, self.clock.total())
 
 
 def _adam(parameters: list[nn.Parameter], lr: float, device: torch.device) -> torch.optim.Optimizer:
