@@ -35,8 +35,8 @@ from forensiccodec.detector.backbone import build_backbone, resolve_config
 from forensiccodec.detector.evaluation import Evaluation, evaluate_files, labelled_files
 from forensiccodec.detector.model import PatchDetector
 from forensiccodec.images import load_image, to_uint8
-from forensiccodec.train.distributed import cleanup_distributed, setup_distributed
 from forensiccodec.train.loop import TrainConfig, TrainingError, train_codec
+from forensiccodec.train.scaffold import refuse_to_replace, training_processes
 
 JPEG_GRID = 8  # JPEG's block size: patches are cut at a random phase of its grid
 VALIDATION_METRICS = ("accuracy", "auc", "real_accuracy", "synthetic_accuracy", "seconds")
@@ -169,11 +169,14 @@ def train_detector(
     resolve_config(config_name)
     if validate_every is not None and not validate:
         raise TrainingError("validate_every needs validation switched on")
+    if export and not overwrite:
+        from forensiccodec.detector.weights import detector_entry_name
+
+        refuse_to_replace(detector_entry_name(config_name), weights_dir)
     data_dir = Path(data_dir)
     train_samples = labelled_files(data_dir, "train")
     val_samples = labelled_files(data_dir, "val") if validate else []  # a missing split fails now, not at the end
-    context = setup_distributed(device)
-    try:
+    with training_processes(device) as context:
         torch.manual_seed(seed)  # the same initial weights on every process
         backbone = build_backbone(config_name)
         if init_from is not None and not resume:
@@ -222,8 +225,6 @@ def train_detector(
             )
             summary["exported"] = entry.file
         return summary
-    finally:
-        cleanup_distributed()
 
 
 class ValSplitValidation:

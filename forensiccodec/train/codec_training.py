@@ -8,25 +8,23 @@ and the weights registered, by ``--export`` at the end (rank 0 only).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 from safetensors.torch import load_file, save_file
 
 from ..codec.config import get_config
 from ..codec.tic import TIC
 from ..data.crops import RandomCropDataset, images_at_least, list_images
 from ..errors import UsageError, WeightsError
+from ..manifest import codec_entry_name
 from ..rate_points import rate_point_for_quality
-from .distributed import cleanup_distributed, setup_distributed
 from .holdout_validation import HoldoutRateDistortion
 from .loop import TrainConfig, train_codec
 from .rate_distortion import RateDistortionLoss
+from .scaffold import refuse_to_replace, run_summary, training_processes
 
-CUDA_CPU_THREADS = 4
 # A warm start ramps its learning rate up over this many steps: Adam's first updates, with empty
 # moment estimates, move every weight by about lr at once and undo much of a trained codec
 # (docs/experiments/codec-campaign.md).
@@ -62,20 +60,6 @@ def save_state(model: TIC, path: Path, metadata: dict[str, str]) -> None:
     save_file(tensors, str(path), metadata={"config": json.dumps(model.config.to_dict()), **metadata})
 
 
-def refuse_to_replace_registered(config_name: str, quality: int, weights_dir: Path | None) -> None:
-    """Say so before training, not after hours of it, when --export would replace registered weights."""
-    # imported here: the zoo needs the entropy coder (constriction)
-    from ..zoo import Manifest, codec_entry_name
-
-    name = codec_entry_name(config_name, quality)
-    manifest = Manifest.load(weights_dir)
-    if name in manifest.entries:
-        raise UsageError(
-            f"{name} is already registered in {manifest.directory}; use --force to replace it,"
-            " or --no-export to train without registering"
-        )
-
-
 def resolve_initial_weights(init_from: str | Path, weights_dir: Path | None) -> Path:
     """A warm start: a weights file, or the name of a registered codec (``tic-small-q3``)."""
     path = Path(init_from)
@@ -99,6 +83,16 @@ def holdout_folder(data: Path) -> Path | None:
         if (data / name).is_dir():
             return data / name
     return None
+
+
+def training_photographs(folders: Sequence[Path], crop_size: int) -> tuple[list[Path], int]:
+    """The photographs of ``folders`` at least ``crop_size`` on their shorter side, and how many
+    were left out: a smaller one would be upscaled, blurred content the codec would learn to spend
+    its bits on."""
+    files, too_small = images_at_least([path for folder in folders for path in list_images(folder)], crop_size)
+    if not files:
+        raise UsageError(f"no training photograph is at least {crop_size} pixels on its shorter side; use a smaller --crop-size")
+    return files, len(too_small)
 
 
 def train_codec_command(
@@ -131,69 +125,39 @@ def train_codec_command(
     point = rate_point_for_quality(quality)
     config = get_config(config_name)
     if export and not force:
-        refuse_to_replace_registered(config_name, quality, weights_dir)
+        refuse_to_replace(codec_entry_name(config_name, quality), weights_dir)
     data_folders = [Path(data)] if isinstance(data, (str, Path)) else [Path(d) for d in data]
     folders = [training_folder(folder) for folder in data_folders]
     validation_folder = holdout_folder(data_folders[0]) if validate_every is not None else None
     if validate_every is not None and validation_folder is None:
         raise UsageError(f"--validate-every: {data_folders[0]} has no holdout/ or val/ folder of photographs")
     initial = resolve_initial_weights(init_from, weights_dir) if init_from is not None else None
-    context = setup_distributed(device or "auto")
-    if context.device.type == "cuda" and "OMP_NUM_THREADS" not in os.environ:
-        # Several GPU processes each spawning one CPU thread per core starved the GPU (measured:
-        # 0.7 steps/s with the default threads, 4.6 steps/s with 4 threads per process, H200).
-        torch.set_num_threads(CUDA_CPU_THREADS)
-    try:
+    files, left_out = training_photographs(folders, crop_size)
+    data_record: str | list[str] = str(folders[0]) if len(folders) == 1 else [str(f) for f in folders]
+    init_record = str(init_from) if init_from is not None else None
+    train_config = TrainConfig(
+        steps=steps, batch_size=batch_size, lr=lr, crop_size=crop_size, resume=resume, seed=seed,
+        checkpoint_dir=str(checkpoint_dir or f"runs/codec-{config_name}-q{quality}"), device=device or "auto",
+        max_seconds=max_seconds, progress=progress, precision=precision, compile=compile_model,
+        validate_every=validate_every, validate_at_start=validate_every is not None,
+        warmup_steps=WARM_START_WARMUP_STEPS if init_from is not None else 0,
+        extra={"quality": quality, "config_name": config_name, "data": data_record,
+               "codec_lambda": point.codec_lambda, "augment": augment, "init_from": init_record},
+    )
+    with training_processes(device) as context:
         model = TIC(config)
         if initial is not None and not resume:
             load_initial_weights(model, initial)
-        # A photograph smaller than the crop would be upscaled: blurred content the codec would
-        # learn to spend its bits on. Codec training leaves such photographs out.
-        files, too_small = images_at_least([path for folder in folders for path in list_images(folder)], crop_size)
-        if not files:
-            raise UsageError(f"no training photograph is at least {crop_size} pixels on its shorter side; use a smaller --crop-size")
         dataset = RandomCropDataset(
             files, crop_size, epoch_length=max(ITEMS_PER_EPOCH, batch_size * context.world_size), seed=seed,
             augment=augment,
-        )
-        checkpoint_dir = Path(checkpoint_dir or f"runs/codec-{config_name}-q{quality}")
-        data_record: str | list[str] = str(folders[0]) if len(folders) == 1 else [str(f) for f in folders]
-        train_config = TrainConfig(
-            steps=steps,
-            batch_size=batch_size,
-            lr=lr,
-            crop_size=crop_size,
-            checkpoint_dir=str(checkpoint_dir),
-            resume=resume,
-            seed=seed,
-            device=device or "auto",
-            max_seconds=max_seconds,
-            progress=progress,
-            precision=precision,
-            compile=compile_model,
-            validate_every=validate_every,
-            validate_at_start=validate_every is not None,
-            warmup_steps=WARM_START_WARMUP_STEPS if init_from is not None else 0,
-            extra={"quality": quality, "config_name": config_name, "data": data_record,
-                   "codec_lambda": point.codec_lambda, "augment": augment,
-                   "init_from": str(init_from) if init_from is not None else None},
         )
         validate = (HoldoutRateDistortion(model, validation_folder, point.codec_lambda)
                     if validation_folder is not None and context.is_main else None)
         result = train_codec(model, dataset, RateDistortionLoss(point.codec_lambda), train_config, context=context,
                              validate=validate)
-        summary = {
-            "steps": result.steps,
-            "seconds": round(result.seconds, 1),
-            "total_seconds": round(result.total_seconds, 1),
-            "stopped_early": result.stopped_early,
-            "precision": result.precision,
-            "final_metrics": {k: round(float(v), 5) for k, v in result.metrics.items()},
-            "world_size": context.world_size,
-            "device": str(context.device),
-            "photographs": len(files),
-            "photographs_left_out_smaller_than_the_crop": len(too_small),
-        }
+        summary = {**run_summary(result, context), "photographs": len(files),
+                   "photographs_left_out_smaller_than_the_crop": left_out}
         if result.validations:
             summary["last_validation"] = result.validations[-1]
         if context.is_main:
@@ -201,20 +165,18 @@ def train_codec_command(
             if save_state_to is not None:
                 save_state(model, Path(save_state_to), {"quality": str(quality), "summary": json.dumps(summary)})
             if export:
-                # needs the entropy coder (constriction); keeps a replaced codec for the files it wrote
-                from ..retired import export_codec_keeping_replaced
-
-                entry = export_codec_keeping_replaced(
-                    model,
-                    config_name=config_name,
-                    quality=quality,
-                    weights_dir=weights_dir,
-                    extra={"training": {"data": data_record, "lambda_mse": point.codec_lambda, "batch_size": batch_size,
-                                        "crop_size": crop_size, "lr": lr, "augment": augment,
-                                        "init_from": str(init_from) if init_from is not None else None, **summary}},
-                    overwrite=force,
-                )
-                summary["exported"] = entry.file
+                record = {"data": data_record, "lambda_mse": point.codec_lambda, "batch_size": batch_size,
+                          "crop_size": crop_size, "lr": lr, "augment": augment, "init_from": init_record, **summary}
+                summary["exported"] = _export(model, config_name, quality, weights_dir, record, force)
         return summary
-    finally:
-        cleanup_distributed()
+
+
+def _export(model: TIC, config_name: str, quality: int, weights_dir: Path | None, record: dict[str, Any],
+            force: bool) -> str:
+    """Register the trained codec, keeping the one it replaces for the files that one wrote."""
+    # imported here: it needs the entropy coder (constriction), which training does not
+    from ..retired import export_codec_keeping_replaced
+
+    entry = export_codec_keeping_replaced(model, config_name=config_name, quality=quality, weights_dir=weights_dir,
+                                          extra={"training": record}, overwrite=force)
+    return entry.file

@@ -17,7 +17,6 @@ Both run under ``torchrun`` too: ``torchrun --nproc-per-node 4 -m forensiccodec 
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,13 +35,13 @@ from forensiccodec.errors import UsageError, WeightsError
 from forensiccodec.images import crop, pad_to_multiple, psnr
 from forensiccodec.rate_points import RatePoint
 from forensiccodec.train.best_weights import BestValidatedWeights
-from forensiccodec.train.distributed import cleanup_distributed, setup_distributed
 from forensiccodec.train.forensic_objective import (
     TRAINING_PATCHES,
     ForensicCodecPass,
     ForensicLoss,
 )
 from forensiccodec.train.loop import TrainConfig, TrainingError, train_codec
+from forensiccodec.train.scaffold import refuse_to_replace, training_processes
 
 if TYPE_CHECKING:
     from forensiccodec.adapters import InitialAdapters
@@ -53,7 +52,6 @@ TRAINABLE_PREFIXES = {
     "decoder": ("decoder_sfmas.",),
     "full": ("",),
 }
-CUDA_CPU_THREADS = 4
 SIZE_MULTIPLE = 64
 
 
@@ -205,7 +203,7 @@ def train_forensic(
     """Train one placement at one rate point; returns a JSON-able summary (and registers the
     result when ``export``)."""
     from forensiccodec.detector.weights import load_detector
-    from forensiccodec.zoo import Manifest, load_codec
+    from forensiccodec.zoo import load_codec
 
     if placement not in OBJECTIVES:
         raise UsageError(f"unknown placement {placement!r}; valid: {', '.join(OBJECTIVES)}")
@@ -220,8 +218,8 @@ def train_forensic(
         raise UsageError(f"--ema-decay must be between 0 and 1, got {ema_decay:g}")
     loss_lambda = lmbda * lambda_scale
     name = entry_name(config_name, quality, placement)
-    if export and not force and name in Manifest.load(weights_dir).entries:
-        raise UsageError(f"{name} is already registered; use --force to replace it, or --no-export")
+    if export and not force:
+        refuse_to_replace(name, weights_dir)
     train_samples = scan_split(data, "train")
     val_samples = scan_split(data, "val") if (Path(data) / "val").is_dir() else []
     if validate_every is not None and not val_samples:
@@ -231,10 +229,7 @@ def train_forensic(
     if init_from is not None and placement == "full":
         raise UsageError("--init-from starts adapters; full fine-tuning starts from the registered base codec")
 
-    context = setup_distributed(device or "auto")
-    if context.device.type == "cuda" and "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(CUDA_CPU_THREADS)  # see train/codec_training.py: GPU processes starve otherwise
-    try:
+    with training_processes(device) as context:
         base = load_codec(config_name, quality, weights_dir)
         detector: PatchDetector = load_detector(detector_config, weights_dir)
         codec, trainable = build_trainable_codec(base.model, placement)
@@ -293,8 +288,6 @@ def train_forensic(
         if context.is_main and export:
             summary["exported"] = _export(codec.eval(), placement, config_name, quality, weights_dir, summary, force)
         return summary
-    finally:
-        cleanup_distributed()
 
 
 def _registered_sha(name: str, weights_dir: Path | None) -> str:
