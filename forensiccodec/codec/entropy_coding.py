@@ -344,23 +344,31 @@ def _groups(table_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
 def _encode(tables: EntropyTables, family: str, symbols: np.ndarray, table_ids: np.ndarray) -> bytes:
     if not np.issubdtype(symbols.dtype, np.integer):
         raise ValueError(f"symbols must be integers, got {symbols.dtype}")
-    values = symbols.reshape(-1).astype(np.int64)
-    if values.size and (values.min() < -(1 << 31) or values.max() >= 1 << 31):
+    flat = symbols.reshape(-1)
+    if flat.size and (flat.min() < -(1 << 31) or flat.max() >= 1 << 31):
         raise ValueError("symbols must fit in int32")
     order, ids, starts, counts = _groups(table_ids)
     lows, sizes = _family(tables, family)
-    sorted_values = values[order]
+    # Per-symbol arrays are the coder's largest memory: int64 only where sums could overflow
+    # int32, and each freed as soon as it is used.
+    sorted_values = flat[order].astype(np.int64)
     table_of = table_ids.reshape(-1)[order]
-    lo, size = lows[table_of], sizes[table_of]
+    del order
+    lo = lows[table_of]
+    size = sizes[table_of].astype(np.int32)
+    del table_of
     # alphabet index: 0 = escape below lo, 1..size = in table, size + 1 = escape above hi
-    alphabet = np.clip(sorted_values - lo + 1, 0, size + 1)
+    alphabet = np.clip(sorted_values - lo + 1, 0, size + 1).astype(np.int32)
 
     encoder = _RangeEncoder()
     for table, start, count in zip(ids, starts, counts):
-        encoder.encode(alphabet[start : start + count].astype(np.int32), tables._model(family, int(table)))
-    below, above = alphabet == 0, alphabet == size + 1
-    overflow = np.where(below, lo - 1 - sorted_values, sorted_values - (lo + size))
-    _encode_overflows(encoder, overflow[below | above])
+        encoder.encode(alphabet[start : start + count], tables._model(family, int(table)))
+    escaped = np.flatnonzero((alphabet == 0) | (alphabet == size + 1))
+    below = alphabet[escaped] == 0
+    del alphabet
+    overflow = np.where(below, lo[escaped] - 1 - sorted_values[escaped],
+                        sorted_values[escaped] - (lo[escaped] + size[escaped]))
+    _encode_overflows(encoder, overflow)
     return encoder.get_compressed().astype("<u4").tobytes()
 
 
