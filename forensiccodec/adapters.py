@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from . import manifest as manifest_names
 from .codec.config import TICConfig, get_config
 from .codec.sfma import SFMA
 from .codec.swin import set_shifted_window_mask
@@ -77,9 +78,9 @@ TRANSFORM_PREFIXES = ("g_a", "g_s")  # where the adapters act; h_a/h_s make the 
 
 
 def adapter_entry_name(config_name: str, quality: int, placement: str) -> str:
-    """The manifest name of an adapter set, e.g. ``sfma-small-q1-paper``."""
+    """The manifest name of an adapter set, e.g. ``sfma-small-q1-paper`` (a checked placement)."""
     check_placement(placement)
-    return f"sfma-{config_name}-q{quality}-{placement}"
+    return manifest_names.adapter_entry_name(config_name, quality, placement)
 
 
 def check_placement(placement: str) -> None:
@@ -412,7 +413,7 @@ def export_finetuned_codec(
     manifest = Manifest.load(weights_dir)
     if name in manifest.entries and not overwrite:
         raise WeightsError(f"{name} is already registered in {manifest.directory}; use --force to replace it")
-    base = manifest.entries.get(f"tic-{config_name}-q{quality}")
+    base = manifest.entries.get(manifest_names.codec_entry_name(config_name, quality))
     recorded = {"base": base.name, "base_sha256": base.sha256} if base is not None else {}
     return export_codec(
         model,

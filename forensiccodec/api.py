@@ -34,13 +34,9 @@ from .info import (  # `fcc info` without torch; re-exported here
     model_identity,
     read_fcc_file,
 )
+from .manifest import codec_entry_name, finetuned_entry_name, fingerprint_from_sha256
 from .retired import load_codec_for_fingerprint
-from .zoo import (
-    LoadedCodec,
-    codec_entry_name,
-    fingerprint_from_sha256,
-    load_codec,
-)
+from .zoo import LoadedCodec, load_codec
 
 ADAPTER_CHOICES = ("none", "forensic")
 CODEC_CHOICES = ("base", "finetuned")
@@ -177,8 +173,8 @@ def weights_label(codec: LoadedCodec) -> str:
     """The registry entries a codec is made of, for reports."""
     quality = codec.rate_point.quality
     if codec.variant:
-        return f"tic-{codec.config_name}-{codec.variant}-q{quality}"
-    label = codec_entry_name(codec.config_name, quality)
+        return finetuned_entry_name(codec.config_name, quality)
+    label = codec.retired_entry or codec_entry_name(codec.config_name, quality)
     adapters_entry = getattr(codec, "adapters_entry", "")
     return f"{label} + {adapters_entry}" if adapters_entry else label
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,13 +120,69 @@ class Manifest:
         )
 
 
+# ---- the names of every kind of weights (the one place that builds them) -------------------
+
+SHA256_DIGITS_IN_NAME = 16  # of a retired entry's name: tic-small-q4@<16 hex digits>
+
+
 def codec_entry_name(config_name: str, quality: int) -> str:
+    """The manifest name of a base codec, e.g. ``tic-small-q1``."""
     return f"tic-{config_name}-q{quality}"
 
 
 def finetuned_entry_name(config_name: str, quality: int) -> str:
     """The manifest name of the fully fine-tuned codec, e.g. ``tic-small-ft-q1``."""
     return f"tic-{config_name}-{FINETUNED_VARIANT}-q{quality}"
+
+
+def adapter_entry_name(config_name: str, quality: int, placement: str) -> str:
+    """The manifest name of an adapter set, e.g. ``sfma-small-q1-paper``."""
+    return f"sfma-{config_name}-q{quality}-{placement}"
+
+
+def detector_entry_name(config_name: str) -> str:
+    """The manifest name of a configuration's detector, e.g. ``detector-small``."""
+    return f"detector-{config_name}"
+
+
+def retired_entry_name(active_name: str, sha256: str) -> str:
+    """The name replaced weights are kept under, e.g. ``sfma-small-q1-paper@509ecf81b9fadfba``."""
+    return f"{active_name}@{sha256[:SHA256_DIGITS_IN_NAME]}"
+
+
+@dataclass(frozen=True)
+class EntryName:
+    """What a manifest name says: the kind of weights, configuration, rate point, placement, and
+    for retired weights the sha256 prefix."""
+
+    kind: str  # "codec", "finetuned-codec", "adapters", "detector"
+    config_name: str
+    quality: int | None = None
+    placement: str | None = None
+    retired_sha256_prefix: str | None = None
+
+
+_NAME_PATTERNS = (
+    ("finetuned-codec", re.compile(rf"^tic-(?P<config>[\w.]+)-{FINETUNED_VARIANT}-q(?P<quality>\d+)$")),
+    ("codec", re.compile(r"^tic-(?P<config>[\w.]+)-q(?P<quality>\d+)$")),
+    ("adapters", re.compile(r"^sfma-(?P<config>[\w.]+)-q(?P<quality>\d+)-(?P<placement>\w+)$")),
+    ("detector", re.compile(r"^detector-(?P<config>[\w.]+)$")),
+)
+
+
+def parse_entry_name(name: str) -> EntryName | None:
+    """The parts of a manifest name built by the functions above (None for any other name)."""
+    active, _, retired = name.partition("@")
+    for kind, pattern in _NAME_PATTERNS:
+        match = pattern.match(active)
+        if match is not None:
+            parts = match.groupdict()
+            return EntryName(
+                kind=kind, config_name=parts["config"],
+                quality=int(parts["quality"]) if parts.get("quality") else None,
+                placement=parts.get("placement"), retired_sha256_prefix=retired or None,
+            )
+    return None
 
 
 def find_retired(manifest: Manifest, active_name: str, fingerprint: bytes) -> WeightsEntry | None:

@@ -25,7 +25,9 @@ from .manifest import (
     RETIRED_FROM_KEY,
     RETIRED_KIND,  # noqa: F401 (re-exported: `manifest` needs no torch)
     RETIRED_KINDS,
+    SHA256_DIGITS_IN_NAME,
     find_retired,
+    retired_entry_name,
 )
 from .zoo import (
     LoadedCodec,
@@ -44,14 +46,6 @@ _KEPT_FIELDS = {
     "codec": ("config", "lambda", "training", "metrics"),
 }
 RETIRED_FOLDER = "retired"
-SHA256_DIGITS_IN_NAME = 16
-
-
-def retired_entry_name(active_name: str, sha256: str) -> str:
-    """E.g. ``sfma-small-q1-paper@509ecf81b9fadfba``."""
-    return f"{active_name}@{sha256[:SHA256_DIGITS_IN_NAME]}"
-
-
 def retire(manifest: Manifest, active: WeightsEntry) -> WeightsEntry:
     """Keep the registered weights ``active`` (a base codec or a paper adapter set) as retired
     ones (the file sha256-checked, then copied).

@@ -27,6 +27,7 @@ from forensiccodec.detector.backbone import PatchClassifier
 from forensiccodec.detector.evaluation import evaluate_split
 from forensiccodec.detector.model import PatchDetector
 from forensiccodec.errors import UsageError
+from forensiccodec.manifest import detector_entry_name
 
 SYNTHETIC_CLASS = 1
 
@@ -113,7 +114,7 @@ def calibrate_registered(
     result = calibrate(detector, data_dir, splits)
     shift_decision(detector.backbone, result.offset)
     manifest = Manifest.load(weights_dir)
-    entry = manifest.entries[f"detector-{config_name}"]
+    entry = manifest.entries[detector_entry_name(config_name)]
     history = list(entry.extra.get("calibrations", [])) + [{**result.to_json(), "data": str(data_dir)}]
     export_detector(
         detector.backbone, config_name=config_name, weights_dir=weights_dir,

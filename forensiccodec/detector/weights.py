@@ -28,6 +28,7 @@ from forensiccodec.detector.official import (
 )
 from forensiccodec.errors import WeightsError
 from forensiccodec.files import atomic_write_bytes
+from forensiccodec.manifest import detector_entry_name
 from forensiccodec.zoo import (
     Manifest,
     WeightsEntry,
@@ -37,11 +38,6 @@ from forensiccodec.zoo import (
 )
 
 DETECTOR_KIND = "detector"
-
-
-def detector_entry_name(config_name: str) -> str:
-    """The manifest name of a configuration's detector, e.g. ``detector-small``."""
-    return f"detector-{config_name}"
 
 
 def find_detector_entry(manifest: Manifest, config_name: str) -> WeightsEntry:

@@ -33,6 +33,7 @@ from forensiccodec.detector.evaluation import summarise
 from forensiccodec.detector.model import PatchDetector
 from forensiccodec.errors import UsageError, WeightsError
 from forensiccodec.images import crop, pad_to_multiple, psnr
+from forensiccodec.manifest import detector_entry_name
 from forensiccodec.rate_points import RatePoint
 from forensiccodec.train.best_weights import BestValidatedWeights
 from forensiccodec.train.forensic_objective import (
@@ -282,7 +283,7 @@ def train_forensic(
             "kept_validation": kept,  # --keep-best: the validation whose weights are exported
             "init_from": initial.record if initial is not None else None,
             "stopped_early": result.stopped_early, "base_sha256": base.sha256, "detector": detector_config,
-            "detector_sha256": _registered_sha(f"detector-{detector_config}", weights_dir),
+            "detector_sha256": _registered_sha(detector_entry_name(detector_config), weights_dir),
             "wall_seconds": round(time.monotonic() - started, 1), "data": str(data),
         }
         if context.is_main and export:
