@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .adapters import AdaptedCodec, load_adapted_codec, load_finetuned_codec
 from .codec import pipeline
 from .codec.bitstream import FccFile, FccHeader, write_fcc
 from .codec.memory import check_fits
@@ -82,8 +83,6 @@ class CodecStore:
             if codec == "base":
                 self._codecs[key] = load_codec(config_name, quality, self.weights_dir)
             else:
-                from .adapters import load_finetuned_codec
-
                 self._codecs[key] = load_finetuned_codec(config_name, quality, self.weights_dir)
         return self._codecs[key]
 
@@ -91,8 +90,6 @@ class CodecStore:
         """The base codec with a placement's adapters (``paper`` or ``decoder``) switched on: the
         registered set, or for ``fingerprint`` (a file's recorded paper adapters) the retired set that
         wrote the file, if one is kept (`retired`)."""
-        from .adapters import load_adapted_codec
-
         key = (config_name, quality, f"adapters:{placement}:{fingerprint.hex() if fingerprint else ''}")
         if key not in self._codecs:
             self._codecs[key] = load_adapted_codec(config_name, quality, placement, self.weights_dir, fingerprint)
@@ -165,8 +162,9 @@ class DecodeReport:
 
 def adapter_fingerprint(codec: LoadedCodec) -> bytes | None:
     """The fingerprint of the adapter weights a codec loaded (`adapters.AdaptedCodec`), None for none."""
-    sha256 = getattr(codec, "adapters_sha256", "")
-    return fingerprint_from_sha256(sha256) if sha256 else None
+    if isinstance(codec, AdaptedCodec) and codec.adapters_sha256:
+        return fingerprint_from_sha256(codec.adapters_sha256)
+    return None
 
 
 def weights_label(codec: LoadedCodec) -> str:
@@ -175,8 +173,7 @@ def weights_label(codec: LoadedCodec) -> str:
     if codec.variant:
         return finetuned_entry_name(codec.config_name, quality)
     label = codec.retired_entry or codec_entry_name(codec.config_name, quality)
-    adapters_entry = getattr(codec, "adapters_entry", "")
-    return f"{label} + {adapters_entry}" if adapters_entry else label
+    return f"{label} + {codec.adapters_entry}" if isinstance(codec, AdaptedCodec) else label
 
 
 def encode_file(
@@ -298,7 +295,7 @@ def codec_for_file(store: CodecStore, fcc: FccFile, path: Path, adapters: str = 
     if header.weights_fingerprint != codec.fingerprint and adapters == "forensic" and kind == "base":
         raise WeightsError(
             f"{path}: written with {header.model_name} q{header.quality} weights {header.weights_fingerprint.hex()},"
-            f" but the installed {getattr(codec, 'adapters_entry', 'adapters')} run on base codec"
+            f" but the installed {codec.adapters_entry if isinstance(codec, AdaptedCodec) else 'adapters'} run on base codec"
             f" {codec.fingerprint.hex()}; decoding would give a wrong image (decode with --adapters none, or"
             " retrain the adapters on the installed base codec with `fcc train-adapter`)"
         )
@@ -312,7 +309,7 @@ def codec_for_file(store: CodecStore, fcc: FccFile, path: Path, adapters: str = 
 
 def _check_adapter_fingerprint(header: FccHeader, codec: LoadedCodec, path: Path) -> list[str]:
     """Refuse paper adapters other than those that wrote the file; a note when the file does not say."""
-    entry = getattr(codec, "adapters_entry", "") or "paper adapters"
+    entry = codec.adapters_entry if isinstance(codec, AdaptedCodec) and codec.adapters_entry else "paper adapters"
     installed = adapter_fingerprint(codec)
     if header.adapter_fingerprint is None:
         return [NOTE_ADAPTERS_UNCHECKED.format(entry=entry)]
@@ -323,7 +320,7 @@ def _check_adapter_fingerprint(header: FccHeader, codec: LoadedCodec, path: Path
             f" {entry} are {installed_text} and no retired set matches; decoding would give a wrong image"
             " (install the adapters it was written with, or decode with --adapters none)"
         )
-    if getattr(codec, "adapters_retired", False):
+    if isinstance(codec, AdaptedCodec) and codec.adapters_retired:
         return [NOTE_RETIRED_ADAPTERS.format(entry=entry)]
     return []
 
