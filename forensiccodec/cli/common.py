@@ -102,6 +102,41 @@ def rate_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+SHARD_HELP = ("process only part K of N of the inputs (K from 1 to N; a file's part depends on its path alone);"
+              " default: from SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX or torchrun's RANK; 'none': every input")
+
+
+def shard_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--shard K/N`` and ``--shard-count N`` (`forensiccodec.sharding`)."""
+    func = click.option("--shard-count", type=int, default=None, metavar="N",
+                        help="the number of shards of a Kubernetes Indexed Job's JOB_COMPLETION_INDEX"
+                             " (default: $FCC_SHARD_COUNT)")(func)
+    func = click.option("--shard", "shard_spec", default=None, metavar="K/N", help=SHARD_HELP)(func)
+    return func
+
+
+def recipe_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--recipe NAME|FILE``: a training recipe (`train.recipe`) gives the command's options their
+    defaults; what the command line gives still wins. Processed first (eager), so the defaults
+    are in place before the other options are read."""
+
+    def apply(ctx: click.Context, param: click.Parameter, value: str) -> str:
+        from ..train.recipe import load_recipe
+
+        settings = load_recipe(value, ctx.info_name or "")
+        names = {opt.lstrip("-").replace("-", "_"): p.name for p in ctx.command.params for opt in p.opts}
+        unknown = sorted(key for key in settings if key not in names)
+        if unknown:
+            raise UsageError(f"--recipe {value}: {ctx.info_name} has no option {', '.join(unknown)}")
+        ctx.default_map = {**(ctx.default_map or {}), **{names[key]: v for key, v in settings.items()}}
+        return value
+
+    return click.option(
+        "--recipe", default="paper", show_default=True, is_eager=True, expose_value=False, callback=apply,
+        metavar="NAME|FILE", help="experiment settings from a TOML recipe (docs/training.md); the command line wins",
+    )(func)
+
+
 class LibraryChoice(click.Choice):
     """A choice among the values of a library constant, imported when first needed (to parse or
     to show help), so that defining the command imports no library module."""
@@ -147,6 +182,34 @@ def expand(paths: Iterable[str], extensions: set[str], recursive: bool) -> tuple
     return expanded.files, expanded.problems
 
 
+def take_shard(
+    shard_spec: str | None,
+    shard_count: int | None,
+    inputs: Iterable[str],
+    files: list[Path],
+    problems: list[tuple[Path, str]],
+    *,
+    as_json: bool,
+) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """This process's part of the inputs (all of them when no shard is named or found), and its
+    problems; says on stderr which part it took. A shard left with nothing to do ends the command
+    here (``[]`` with ``--json``, exit code 0): the other shards have the inputs."""
+    from ..sharding import input_key, resolve_shard
+
+    shard = resolve_shard(shard_spec, shard_count)
+    if shard is None:
+        return files, problems
+    roots = [Path(given) for given in inputs if Path(given).is_dir()]
+    taken = shard.select((input_key(path, roots), path) for path in files)
+    taken_problems = shard.select((input_key(path, roots), (path, reason)) for path, reason in problems)
+    stderr.print(shard.describe(len(taken), len(files)), highlight=False, soft_wrap=True, markup=False)
+    if not taken and not taken_problems:
+        if as_json:
+            click.echo("[]")
+        click.get_current_context().exit(0)
+    return taken, taken_problems
+
+
 def output_for(input_path: Path, output: Path | None, many: bool, tag: str | None, extension: str) -> Path:
     """Where one input's result goes: ``-o`` itself, a file in the ``-o`` folder, or beside the input."""
     from ..files import default_output_path
@@ -166,9 +229,12 @@ def run_batch(
     as_json: bool,
     describe: str,
     render: Callable[[list[Any]], None] | None = None,
+    tiles: bool = False,
 ) -> list[tuple[Path, Any]]:
     """Run work() on every file with a progress bar; report per-file errors, then render the results.
 
+    With ``tiles``, work is called as ``work(path, on_tile)``; a large image coded in tiles calls
+    ``on_tile(done, total)`` after each, which a second bar shows (on a terminal only).
     The results of the files that worked are shown even when others failed. The exit code is the
     failures' own (e.g. 3 for a corrupt stream) when they all share one, else 1.
     """
@@ -182,23 +248,29 @@ def run_batch(
 
     results: list[tuple[Path, Any]] = []
     failures = [(path, message, 1) for path, message in problems]
-    show_progress = len(files) > 1 and not as_json and stderr.is_terminal
+    on_terminal = not as_json and stderr.is_terminal
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=stderr,
-        disable=not show_progress,
+        disable=not on_terminal,
         transient=True,
     ) as progress:
-        task = progress.add_task(describe, total=len(files))
+        task = progress.add_task(describe, total=len(files), visible=len(files) > 1)
         for path in files:
             progress.update(task, description=f"{describe} {escape(path.name)}")
+            tile_task = progress.add_task(f"  tiles of {escape(path.name)}", total=None, visible=False)
+
+            def on_tile(done: int, total: int, tile_task: Any = tile_task) -> None:
+                progress.update(tile_task, completed=done, total=total, visible=True)
+
             try:
-                results.append((path, work(path)))
+                results.append((path, work(path, on_tile) if tiles else work(path)))
             except FccError as error:
                 failures.append((path, str(error), error.exit_code))
+            progress.remove_task(tile_task)
             progress.advance(task)
     for path, message, _ in failures:
         text = message if message.startswith(str(path)) else f"{path}: {message}"

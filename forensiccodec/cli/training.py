@@ -20,6 +20,7 @@ from .common import (
     escape,
     main,
     progress_option,
+    recipe_option,
     stdout,
     weights_dir_option,
 )
@@ -32,6 +33,7 @@ PRECISION_CHOICE = LibraryChoice("forensiccodec.train.precision", "PRECISIONS")
 
 
 @main.command("train-codec")
+@recipe_option
 @click.option("--data", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True, multiple=True,
               help="rd: folder of training photographs (its train/ sub-folder if present; repeat for several, the first one's holdout/ validates); forensic: a DIR/{train,val}/{real,synthetic} folder")
 @click.option("--quality", "-q", type=int, required=True, help="1..4: sets the TransTIC λ {0.0018, 0.0035, 0.0067, 0.013} (forensic: the paper's λ {0.02, 0.03, 0.045, 0.07})")
@@ -45,12 +47,12 @@ PRECISION_CHOICE = LibraryChoice("forensiccodec.train.precision", "PRECISIONS")
 @click.option("--init-from", "--init", "init_from", default=None, help="rd: start from these weights, a file or a registered codec (e.g. tic-small-q3: the rate ladder)")
 @click.option("--detector", "detector_config", default="small", show_default=True, help="forensic: the registered detector to keep working")
 @click.option("--patches", "k_patches", type=int, default=TRAINING_PATCHES, show_default=True, help="forensic: detector patches per image")
-@click.option("--patch-aggregate", type=click.Choice(PATCH_AGGREGATES), default="mean", show_default=True,
+@click.option("--patch-aggregate", hidden=True, type=click.Choice(PATCH_AGGREGATES), default="mean", show_default=True,
               help="forensic: image logits in the loss (see fcc train-adapter --help)")
 @click.option("--validate-every", type=int, default=None, help="rd: held-out bpp and PSNR every N steps (the learning curve); forensic: score the val split")
-@click.option("--val-patches", type=int, default=100, show_default=True, help="forensic: detector patches per val image")
-@click.option("--val-top", type=int, default=75, show_default=True, help="forensic: top-scoring val patches averaged")
-@click.option("--lambda-scale", type=float, default=1.0, show_default=True, help="forensic: multiply λ in the loss (see fcc train-adapter --help)")
+@click.option("--val-patches", hidden=True, type=int, default=100, show_default=True, help="forensic: detector patches per val image")
+@click.option("--val-top", hidden=True, type=int, default=75, show_default=True, help="forensic: top-scoring val patches averaged")
+@click.option("--lambda-scale", hidden=True, type=float, default=1.0, show_default=True, help="forensic: multiply λ in the loss (see fcc train-adapter --help)")
 @click.option("--workers", type=int, default=0, show_default=True, help="forensic: data-loading processes per training process")
 @click.option("--keep-best", is_flag=True, help="forensic: export the weights of the best validation (accuracy, then AUC), not the last")
 @click.option("--checkpoint-dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="default: runs/codec-<config>-q<Q> (rd), runs/tic-<config>-ft-q<Q> (forensic)")
@@ -112,6 +114,7 @@ def train_codec(objective, steps, lr, init_from, detector_config, k_patches, pat
 
 
 @main.command("train-adapter")
+@recipe_option
 @click.option("--data", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
               help="a DIR/{train,val}/{real,synthetic} folder (fcc demo-data writes one)")
 @click.option("--lambda", "lmbda", type=float, default=None, help="rate point: 0.02, 0.03, 0.045 or 0.07 (or -q)")
@@ -125,16 +128,16 @@ def train_codec(objective, steps, lr, init_from, detector_config, k_patches, pat
 @click.option("--batch-size", type=int, default=8, show_default=True, help="per process")
 @click.option("--crop-size", type=int, default=256, show_default=True)
 @click.option("--patches", "k_patches", type=int, default=TRAINING_PATCHES, show_default=True, help="detector patches per image")
-@click.option("--patch-aggregate", type=click.Choice(PATCH_AGGREGATES), default="mean", show_default=True,
+@click.option("--patch-aggregate", hidden=True, type=click.Choice(PATCH_AGGREGATES), default="mean", show_default=True,
               help="image logits in the loss: mean of all patches (the paper), or top: mean of the most "
                    "synthetic-looking share, as the detector decides at inference (200/150 → 12 of 16)")
 @click.option("--lr", type=float, default=1e-3, show_default=True)
-@click.option("--warmup-steps", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--warmup-steps", hidden=True, type=click.IntRange(min=0), default=0, show_default=True,
               help="raise the learning rate linearly over the first N steps (for fine-tunes with --init-from)")
-@click.option("--ema-decay", type=float, default=None,
+@click.option("--ema-decay", hidden=True, type=float, default=None,
               help="validate and export a moving average of the adapter weights (e.g. 0.99: about the last "
                    "100 steps) instead of the last step's; smooths the noise of small batches")
-@click.option("--lambda-scale", type=float, default=1.0, show_default=True,
+@click.option("--lambda-scale", hidden=True, type=float, default=1.0, show_default=True,
               help="multiply λ in the loss (the rate point and its base codec stay); for detectors whose "
                    "loss terms are much smaller than the paper's, where the rate term would dominate")
 @click.option("--workers", type=int, default=0, show_default=True, help="data-loading processes per training process")
@@ -149,14 +152,16 @@ def train_codec(objective, steps, lr, init_from, detector_config, k_patches, pat
 @click.option("--device", default=None, help="cpu, cuda (default: cuda if available)")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--validate-every", type=int, default=None, help="score the val split every N steps (and at the end)")
-@click.option("--val-patches", type=int, default=100, show_default=True)
-@click.option("--val-top", type=int, default=75, show_default=True)
-@click.option("--max-seconds", type=float, default=None, help="stop cleanly (with a checkpoint) after this long")
+@click.option("--val-patches", hidden=True, type=int, default=100, show_default=True)
+@click.option("--val-top", hidden=True, type=int, default=75, show_default=True)
+@click.option("--time-budget", type=Duration(), default=None, help="stop cleanly, checkpointed for --resume, before this long (2h, 90m, 45s)")
+@click.option("--max-seconds", type=float, default=None, hidden=True)
 @click.option("--export/--no-export", default=True, show_default=True, help="register the result under the weights folder")
 @click.option("--force", is_flag=True, help="replace weights already registered")
 @weights_dir_option
 @progress_option
-def train_adapter(lmbda: float | None, quality: int | None, **options: Any) -> None:
+def train_adapter(lmbda: float | None, quality: int | None, time_budget: float | None, max_seconds: float | None,
+                  **options: Any) -> None:
     """Train forensic adapters in the frozen base codec: L = R + λ·(L_C + L_P).
 
     Runs under torchrun too: torchrun --nproc-per-node 4 -m forensiccodec train-adapter ...
@@ -166,7 +171,10 @@ def train_adapter(lmbda: float | None, quality: int | None, **options: Any) -> N
 
     if lmbda is None and quality is None:
         raise UsageError("give the rate point: --lambda 0.02|0.03|0.045|0.07 or -q 1..4")
-    summary = train_forensic(rate_point=resolve_rate_point(lmbda, quality), **options)
+    from ..train.time_budget import budget_seconds
+
+    summary = train_forensic(rate_point=resolve_rate_point(lmbda, quality),
+                             max_seconds=budget_seconds(time_budget, max_seconds), **options)
     click.echo(json.dumps(summary))
 
 
@@ -185,7 +193,8 @@ def train_adapter(lmbda: float | None, quality: int | None, **options: Any) -> N
 @click.option("--resume", is_flag=True, help="continue from the last checkpoint in --checkpoint-dir")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--max-seconds", type=float, default=None, help="stop cleanly (with a checkpoint) after this long")
+@click.option("--time-budget", type=Duration(), default=None, help="stop cleanly, checkpointed for --resume, before this long (2h, 90m, 45s)")
+@click.option("--max-seconds", type=float, default=None, hidden=True)
 @click.option("--validate-every", type=click.IntRange(min=1), default=None,
               help="also validate on DIR/val every N steps (the history goes into the weights' training record)")
 @click.option("--val-patches", type=click.IntRange(min=1), default=100, show_default=True, help="patches per validation image")
@@ -193,14 +202,15 @@ def train_adapter(lmbda: float | None, quality: int | None, **options: Any) -> N
 @click.option("--export/--no-export", default=True, show_default=True, help="register the result under the weights folder")
 @click.option("--force", "overwrite", is_flag=True, help="replace a detector already registered")
 @weights_dir_option
-def train_detector(**options: Any) -> None:
+def train_detector(time_budget: float | None, max_seconds: float | None, **options: Any) -> None:
     """Train a detector on DIR/train (random 96x96 patches, cross-entropy), validate on DIR/val.
 
     Runs under torchrun too: torchrun --nproc-per-node 2 -m forensiccodec train-detector --data DIR
     """
     from ..detector.training import train_detector as train
+    from ..train.time_budget import budget_seconds
 
-    summary = train(**options)
+    summary = train(max_seconds=budget_seconds(time_budget, max_seconds), **options)
     validation = summary.get("validation")
     stdout.print(f"trained {summary['steps']} steps in {summary['seconds']:.0f} s", highlight=False)
     if validation:
