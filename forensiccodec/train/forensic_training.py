@@ -42,7 +42,11 @@ from forensiccodec.train.forensic_objective import (
     ForensicLoss,
 )
 from forensiccodec.train.loop import TrainConfig, TrainingError, train_codec
-from forensiccodec.train.scaffold import refuse_to_replace, training_processes
+from forensiccodec.train.scaffold import (
+    refuse_to_replace,
+    run_summary,
+    training_processes,
+)
 
 if TYPE_CHECKING:
     from forensiccodec.adapters import InitialAdapters
@@ -206,17 +210,9 @@ def train_forensic(
     from forensiccodec.detector.weights import load_detector
     from forensiccodec.zoo import load_codec
 
-    if placement not in OBJECTIVES:
-        raise UsageError(f"unknown placement {placement!r}; valid: {', '.join(OBJECTIVES)}")
-    get_config(config_name)
+    _check_options(placement, config_name, lambda_scale, workers, ema_decay, validate_every, keep_best, init_from)
     quality = rate_point.quality
     lmbda = rate_point.lmbda if lmbda is None else lmbda
-    if lambda_scale <= 0:
-        raise UsageError(f"--lambda-scale must be positive, got {lambda_scale:g}")
-    if workers < 0:
-        raise UsageError(f"--workers must be 0 or more, got {workers}")
-    if ema_decay is not None and not 0.0 < ema_decay < 1.0:
-        raise UsageError(f"--ema-decay must be between 0 and 1, got {ema_decay:g}")
     loss_lambda = lmbda * lambda_scale
     name = entry_name(config_name, quality, placement)
     if export and not force:
@@ -225,10 +221,6 @@ def train_forensic(
     val_samples = scan_split(data, "val") if (Path(data) / "val").is_dir() else []
     if validate_every is not None and not val_samples:
         raise UsageError(f"--validate-every needs a val/ split in {data}")
-    if keep_best and validate_every is None:
-        raise UsageError("--keep-best needs --validate-every (it keeps the weights of the best validation)")
-    if init_from is not None and placement == "full":
-        raise UsageError("--init-from starts adapters; full fine-tuning starts from the registered base codec")
 
     with training_processes(device) as context:
         base = load_codec(config_name, quality, weights_dir)
@@ -270,25 +262,40 @@ def train_forensic(
             raise TrainingError(f"frozen weights changed in training (first: {changed[0]}); refusing to export")
         summary: dict[str, Any] = {
             "placement": placement, "quality": quality, "lambda": lmbda, "lambda_scale": lambda_scale,
-            "steps": result.steps,
+            **run_summary(result, context),
             "epochs": round(result.steps * batch_size * context.world_size / len(dataset), 2),
-            "batch_size": batch_size, "world_size": context.world_size, "crop_size": crop_size,
-            "k_patches": k_patches, "patch_aggregate": patch_aggregate, "lr": lr,
-            "ema_decay": ema_decay, "device": str(context.device),
-            "seconds": round(result.seconds, 1),
+            "batch_size": batch_size, "crop_size": crop_size,
+            "k_patches": k_patches, "patch_aggregate": patch_aggregate, "lr": lr, "ema_decay": ema_decay,
             "seconds_per_step": round(result.seconds / max(model.passes, 1), 3),  # this run's steps only
             "trainable_parameters": sum(p.numel() for p in trainable),
-            "final_metrics": {k: round(float(v), 5) for k, v in result.metrics.items()},
             "validation": result.validations[-1] if result.validations else None,
             "kept_validation": kept,  # --keep-best: the validation whose weights are exported
             "init_from": initial.record if initial is not None else None,
-            "stopped_early": result.stopped_early, "base_sha256": base.sha256, "detector": detector_config,
+            "base_sha256": base.sha256, "detector": detector_config,
             "detector_sha256": _registered_sha(detector_entry_name(detector_config), weights_dir),
             "wall_seconds": round(time.monotonic() - started, 1), "data": str(data),
         }
         if context.is_main and export:
             summary["exported"] = _export(codec.eval(), placement, config_name, quality, weights_dir, summary, force)
         return summary
+
+
+def _check_options(placement: str, config_name: str, lambda_scale: float, workers: int, ema_decay: float | None,
+                   validate_every: int | None, keep_best: bool, init_from: str | None) -> None:
+    """Refuse, before anything loads, settings that cannot make a run."""
+    if placement not in OBJECTIVES:
+        raise UsageError(f"unknown placement {placement!r}; valid: {', '.join(OBJECTIVES)}")
+    get_config(config_name)
+    if lambda_scale <= 0:
+        raise UsageError(f"--lambda-scale must be positive, got {lambda_scale:g}")
+    if workers < 0:
+        raise UsageError(f"--workers must be 0 or more, got {workers}")
+    if ema_decay is not None and not 0.0 < ema_decay < 1.0:
+        raise UsageError(f"--ema-decay must be between 0 and 1, got {ema_decay:g}")
+    if keep_best and validate_every is None:
+        raise UsageError("--keep-best needs --validate-every (it keeps the weights of the best validation)")
+    if init_from is not None and placement == "full":
+        raise UsageError("--init-from starts adapters; full fine-tuning starts from the registered base codec")
 
 
 def _registered_sha(name: str, weights_dir: Path | None) -> str:
