@@ -22,6 +22,17 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TINY_QUALITIES = (1, 2, 3, 4)
 
 
+SHARD_VARIABLES = ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_STEP",
+                   "JOB_COMPLETION_INDEX", "FCC_SHARD_COUNT", "RANK", "WORLD_SIZE")
+
+
+@pytest.fixture(autouse=True)
+def _no_shard_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests run in a Slurm array, an Indexed Job or under torchrun still see every input (sharding)."""
+    for name in SHARD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
 def export_tiny_codecs(weights_dir: Path, seed_offset: int = 0, qualities: Sequence[int] = TINY_QUALITIES) -> Path:
     """Export the untrained `tiny` TIC, seeded by quality (+ offset), into weights_dir."""
     from forensiccodec.codec.config import get_config

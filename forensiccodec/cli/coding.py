@@ -18,8 +18,10 @@ from .common import (
     output_for,
     rate_options,
     run_batch,
+    shard_options,
     stderr,
     stdout,
+    take_shard,
     weights_dir_option,
 )
 
@@ -82,9 +84,11 @@ def _print_notes(reports: list[Any]) -> None:
 @click.option("--codec", "codec_name", type=click.Choice(["base", "finetuned"]), default="base", show_default=True, help="the base codec or the fully fine-tuned baseline")
 @click.option("--force", is_flag=True, help="overwrite existing outputs")
 @click.option("--recursive", "-r", is_flag=True, help="descend into sub-folders")
+@shard_options
 @json_option
 @weights_dir_option
-def encode(inputs, output, lmbda, quality, config_name, adapters, codec_name, force, recursive, as_json, weights_dir) -> None:
+def encode(inputs, output, lmbda, quality, config_name, adapters, codec_name, force, recursive, shard_spec, shard_count,
+           as_json, weights_dir) -> None:
     from rich.table import Table
 
     from ..api import CodecStore, encode_file
@@ -97,6 +101,7 @@ def encode(inputs, output, lmbda, quality, config_name, adapters, codec_name, fo
     many = len(files) + len(problems) > 1
     if output is not None and many:
         output.mkdir(parents=True, exist_ok=True)
+    files, problems = take_shard(shard_spec, shard_count, inputs, files, problems, as_json=as_json)
     codec = CodecStore(weights_dir).for_encoding(config_name, point.quality, codec=codec_name, adapters=adapters)
 
     def render(reports: list[Any]) -> None:
@@ -119,9 +124,10 @@ def encode(inputs, output, lmbda, quality, config_name, adapters, codec_name, fo
 @click.option("--adapters", type=click.Choice(["none", "forensic"]), default="none", show_default=True)
 @click.option("--force", is_flag=True, help="overwrite existing outputs")
 @click.option("--recursive", "-r", is_flag=True, help="descend into sub-folders")
+@shard_options
 @json_option
 @weights_dir_option
-def decode(inputs, output, adapters, force, recursive, as_json, weights_dir) -> None:
+def decode(inputs, output, adapters, force, recursive, shard_spec, shard_count, as_json, weights_dir) -> None:
     from rich.table import Table
 
     from ..api import CodecStore, decode_file
@@ -130,6 +136,7 @@ def decode(inputs, output, adapters, force, recursive, as_json, weights_dir) -> 
     many = len(files) + len(problems) > 1
     if output is not None and many:
         output.mkdir(parents=True, exist_ok=True)
+    files, problems = take_shard(shard_spec, shard_count, inputs, files, problems, as_json=as_json)
     store = CodecStore(weights_dir)
     tag = "forensic" if adapters == "forensic" else "decoded"
 

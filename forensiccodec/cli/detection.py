@@ -18,7 +18,9 @@ from .common import (
     json_option,
     main,
     run_batch,
+    shard_options,
     stdout,
+    take_shard,
     weights_dir_option,
 )
 
@@ -66,9 +68,11 @@ def _heatmap_path(path: Path, heatmap: Path | None, heatmap_dir: Path | None) ->
 @click.option("--heatmap-dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="write <name>-heatmap.png for every input here")
 @click.option("--force", is_flag=True, help="overwrite existing heatmaps")
 @click.option("--recursive", "-r", is_flag=True, help="descend into sub-folders")
+@shard_options
 @json_option
 @weights_dir_option
-def detect(inputs, n_patches, top_m, seed, config_name, heatmap, heatmap_dir, force, recursive, as_json, weights_dir) -> None:
+def detect(inputs, n_patches, top_m, seed, config_name, heatmap, heatmap_dir, force, recursive, shard_spec, shard_count,
+           as_json, weights_dir) -> None:
     from rich.table import Column, Table
 
     from ..detector.weights import load_detector
@@ -82,6 +86,7 @@ def detect(inputs, n_patches, top_m, seed, config_name, heatmap, heatmap_dir, fo
         raise UsageError("--heatmap names one output file; use --heatmap-dir for several inputs")
     if heatmap_dir is not None:
         heatmap_dir.mkdir(parents=True, exist_ok=True)
+    files, problems = take_shard(shard_spec, shard_count, inputs, files, problems, as_json=as_json)
     detector = load_detector(config_name, weights_dir, seed=seed)
     if n_patches is not None and top_m is None:
         top_m = min(detector.top_m, max(1, round(n_patches * detector.top_m / detector.n_patches)))

@@ -6,6 +6,11 @@ extractor (:mod:`.features`); measurements are cached beside the decoded files, 
 was interrupted resumes without coding or scoring anything twice. A setting that cannot run
 (its weights or code are not installed) is skipped with its reason; an image that fails is
 reported and the run goes on.
+
+With a shard (``EvalOptions.shard``, ``fcc eval --shard K/N``) a run measures only its part of
+the images (:mod:`forensiccodec.sharding`: by the path under ``--data``) and writes its records,
+``report-shard-K-of-N.json``, instead of the report; :mod:`.shards` merges the records of every
+shard into the report one run over everything writes.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +33,7 @@ from forensiccodec.errors import FccError, UsageError
 from forensiccodec.files import atomic_write_bytes
 from forensiccodec.images import load_image, psnr
 from forensiccodec.rate_points import RATE_POINTS, rate_point_for_quality
+from forensiccodec.sharding import Shard, input_key
 from forensiccodec.zoo import Manifest
 
 from .cache import CacheEntry, cache_entry, encoded_suffix
@@ -60,6 +67,7 @@ class EvalOptions:
     crop_image: str | None = None  # file name of the image to crop (default: the first synthetic)
     crop_size: int = 128
     weights_dir: Path | None = None
+    shard: Shard | None = None  # measure only this part of the images and write its records, not the report
 
 
 class _Progress:
@@ -93,7 +101,11 @@ class _Runner:
         self.out_dir = Path(options.out_dir)
         self.cache_dir = self.out_dir / "cache"
         self.progress = _Progress(progress)
-        self.samples = labelled_files(options.data_dir, options.split)
+        self.all_samples = labelled_files(options.data_dir, options.split)
+        self.keys = [input_key(image, [options.data_dir]) for image, _ in self.all_samples]
+        self.shard = options.shard
+        self.samples = (self.all_samples if self.shard is None
+                        else self.shard.select(zip(self.keys, self.all_samples)))
         self.detector: PatchDetector = load_detector(options.detector_config, options.weights_dir,
                                                      n_patches=options.n_patches, top_m=options.top_m)
         entry = find_detector_entry(Manifest.load(options.weights_dir), options.detector_config)
@@ -107,6 +119,7 @@ class _Runner:
                                                           options.fid_weights, options.fd_patches)
         self.producer = Producer(options.config_name, options.weights_dir)
         self.reference_features: np.ndarray | None = None
+        self.reference_point: dict[str, Any] | None = None  # the originals' measurements (a shard keeps them)
 
     def entry(self, setting: Setting, rate: int | None, image: Path, label: int) -> CacheEntry:
         return cache_entry(self.cache_dir, setting.name, encoded_suffix(setting.name, setting.has_rates),
@@ -140,7 +153,8 @@ class _Runner:
         features = entry.read_features(self.extractor.name)
         if features is None:
             decoded_pixels = load_image(produced.decoded).pixels if decoded_pixels is None else decoded_pixels
-            features = self.extractor.features(decoded_pixels)
+            # As the cache keeps them: a resumed run or a merge of shards computes the same distances.
+            features = self.extractor.features(decoded_pixels).astype(np.float32)
             entry.write_features(self.extractor.name, features)
         result = {
             "file": str(image), "label": CLASSES[label],
@@ -178,8 +192,11 @@ class _Runner:
         stacked = np.concatenate(features) if features else None
         if setting.kind == REFERENCE:
             self.reference_features = stacked
+            self.reference_point = point
+        # A shard's Fréchet distance would be over its part only: the merge computes it over all.
         point["frechet"] = (frechet_distance(self.reference_features, stacked)
-                            if stacked is not None and self.reference_features is not None else None)
+                            if self.shard is None and stacked is not None and self.reference_features is not None
+                            else None)
         point["images"] = images
         return point
 
@@ -234,16 +251,35 @@ def _without_nan(value: Any) -> Any:
     return value
 
 
-def run_evaluation(options: EvalOptions, progress: Any | None = None) -> dict[str, Any]:
-    """Run the report's measurements, write ``report.json``, the plots and ``report.md``; return the report."""
+def write_report(report: dict[str, Any], out_dir: Path, *, crop_image: str | None = None,
+                 crop_size: int = 128) -> dict[str, Any]:
+    """Write the plots, ``report.json`` and ``report.md`` of ``report`` into ``out_dir``; return it."""
     from .markdown import write_markdown
     from .plots import write_plots
 
-    out_dir = Path(options.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    report = _without_nan(_Runner(options, progress).run())
-    report["figures"] = write_plots(report, out_dir, crop_image=options.crop_image, crop_size=options.crop_size)
+    report["figures"] = write_plots(report, out_dir, crop_image=crop_image, crop_size=crop_size)
     text = json.dumps(report, indent=1, allow_nan=False, default=str) + "\n"
     atomic_write_bytes(out_dir / REPORT_JSON, text.encode(), overwrite=True)
     write_markdown(report, out_dir)
     return report
+
+
+def run_evaluation(options: EvalOptions, progress: Any | None = None,
+                   announce: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Run the report's measurements, write ``report.json``, the plots and ``report.md``; return the report.
+
+    With ``options.shard``: measure that part of the images only and write its records
+    (``report-shard-K-of-N.json``, :mod:`.shards`) instead; return them. ``announce(taken, total)``
+    is called with the number of images this run measures, once the split is listed."""
+    out_dir = Path(options.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runner = _Runner(options, progress)
+    if announce is not None:
+        announce(len(runner.samples), len(runner.all_samples))
+    report = _without_nan(runner.run())
+    if options.shard is not None:
+        from .shards import write_shard_records
+
+        return write_shard_records(report, options, options.shard, runner.keys, len(runner.samples),
+                                   _without_nan(runner.reference_point))
+    return write_report(report, out_dir, crop_image=options.crop_image, crop_size=options.crop_size)

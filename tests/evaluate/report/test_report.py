@@ -4,14 +4,12 @@ and a hand-computed PSNR, resuming from the cache, and settings without weights 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from PIL import Image
+from eval_split import data_dir_fixture, weights_dir_fixture  # noqa: F401 (fixtures data_dir, weights_dir)
 
 from forensiccodec.cli import main as fcc
 from forensiccodec.cli.common import FccGroup
@@ -19,37 +17,7 @@ from forensiccodec.cli.evaluation import eval_command
 from forensiccodec.evaluate.report.settings import SETTING_NAMES
 from forensiccodec.images import load_image, psnr
 
-SHIPPED = Path(__file__).resolve().parents[3] / "weights"
 PATCHES = ["--patches", "8", "--top", "6"]
-
-
-@pytest.fixture(scope="module")
-def weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped small detector and base codec q1 only, so no adapter weights are ever found."""
-    manifest = json.loads((SHIPPED / "manifest.json").read_text())
-    kept = {name: entry for name, entry in manifest["weights"].items() if name in ("detector-small", "tic-small-q1")}
-    if len(kept) != 2:
-        pytest.skip("shipped weights not installed")
-    directory = tmp_path_factory.mktemp("weights")
-    for entry in kept.values():
-        os.symlink(SHIPPED / entry["file"], directory / entry["file"])
-    (directory / "manifest.json").write_text(json.dumps({"format": 1, "weights": kept}))
-    return directory
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two smooth 'real' and two noisy 'synthetic' 64x64 PNGs in DIR/test/{real,synthetic}."""
-    root = tmp_path_factory.mktemp("data")
-    rng = np.random.default_rng(0)
-    ramp = np.linspace(0, 255, 64)
-    for index in range(2):
-        smooth = np.stack([np.add.outer(ramp, ramp) / 2, np.tile(ramp, (64, 1)), np.full((64, 64), 90.0 + 40 * index)], -1)
-        noisy = rng.integers(0, 256, (64, 64, 3))
-        for label, pixels in (("real", smooth), ("synthetic", noisy)):
-            (root / "test" / label).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(pixels.astype(np.uint8)).save(root / "test" / label / f"img{index}.png")
-    return root
 
 
 def run_eval(data_dir: Path, out_dir: Path, weights_dir: Path, settings: str) -> dict:
