@@ -113,8 +113,9 @@ def encode(inputs, output, lmbda, quality, config_name, adapters, codec_name, fo
 
     run_batch(
         files, problems,
-        lambda path: encode_file(codec, path, output_for(path, output, many, None, ".fcc"), overwrite=force, adapters=adapters),
-        as_json=as_json, describe="encoding", render=render,
+        lambda path, on_tile: encode_file(codec, path, output_for(path, output, many, None, ".fcc"), overwrite=force,
+                                          adapters=adapters, progress=on_tile),
+        as_json=as_json, describe="encoding", render=render, tiles=True,
     )
 
 
@@ -149,8 +150,9 @@ def decode(inputs, output, adapters, force, recursive, shard_spec, shard_count, 
 
     run_batch(
         files, problems,
-        lambda path: decode_file(store, path, output_for(path, output, many, tag, ".png"), overwrite=force, adapters=adapters),
-        as_json=as_json, describe="decoding", render=render,
+        lambda path, on_tile: decode_file(store, path, output_for(path, output, many, tag, ".png"), overwrite=force,
+                                          adapters=adapters, progress=on_tile),
+        as_json=as_json, describe="decoding", render=render, tiles=True,
     )
 
 
