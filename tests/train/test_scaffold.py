@@ -8,7 +8,11 @@ import torch
 
 from forensiccodec.errors import UsageError
 from forensiccodec.train.loop import TrainResult
-from forensiccodec.train.scaffold import refuse_to_replace, run_summary, training_processes
+from forensiccodec.train.scaffold import (
+    refuse_to_replace,
+    run_summary,
+    training_processes,
+)
 
 
 def test_refuses_to_replace_registered_weights(tmp_path):
