@@ -9,13 +9,15 @@
 #     INIT    warm start of a fresh run: a registered codec name or a weights file (the rate
 #             ladder starts q1..q3 from the longest-trained point)
 #
-# Settings (environment): STEPS (the run's length, which sets its learning-rate schedule),
+# Settings (environment): STEPS (the run's length, which sets its learning-rate schedule), LR
+# (1e-4: a warm start at the from-scratch 3e-4 moves a trained codec far from its optimum),
 # CROP, BATCH, DATA (space-separated folders), RUNS (checkpoints), CAMPAIGN_WEIGHTS.
 set -euo pipefail
 q=${1:?rate point 1..4}
 budget=${2:?time budget, e.g. 2h}
 init=${3:-}
 STEPS=${STEPS:-24000}
+LR=${LR:-1e-4}
 CROP=${CROP:-128}
 BATCH=${BATCH:-8}
 DATA=${DATA:-datasets/photos datasets/photos-opencv datasets/photos-more datasets/photos-enlightenment}
@@ -23,7 +25,7 @@ RUNS=${RUNS:-runs/campaign}
 CAMPAIGN_WEIGHTS=${CAMPAIGN_WEIGHTS:-runs/campaign-weights}
 
 checkpoint_dir="$RUNS/q$q"
-args=(train-codec -q "$q" --config small --steps "$STEPS" --crop-size "$CROP" --batch-size "$BATCH"
+args=(train-codec -q "$q" --config small --steps "$STEPS" --lr "$LR" --crop-size "$CROP" --batch-size "$BATCH"
       --validate-every 1000 --time-budget "$budget" --checkpoint-dir "$checkpoint_dir" --no-progress
       --weights-dir "$CAMPAIGN_WEIGHTS" --force)
 for folder in $DATA; do args+=(--data "$folder"); done

@@ -43,12 +43,15 @@ def rate_point_of(log: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("logs", nargs="+", type=Path)
+    parser.add_argument("logs", nargs="+", help="train_log.jsonl files, each optionally as LABEL=LOG")
     parser.add_argument("-o", "--output", type=Path, required=True)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--offset", action="append", default=[], help="Q=LOG: start Q's hours where LOG's run ended")
     args = parser.parse_args()
-    curves: dict[str, list[dict[str, Any]]] = {rate_point_of(log): validations(log) for log in args.logs}
+    curves: dict[str, list[dict[str, Any]]] = {}
+    for spec in args.logs:
+        label, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        curves[label or rate_point_of(Path(path))] = validations(Path(path))
     for spec in args.offset:
         name, _, source = spec.partition("=")
         start = validations(Path(source))[-1]["hours"] if validations(Path(source)) else 0.0
