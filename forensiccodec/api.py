@@ -27,7 +27,7 @@ from .codec.memory import check_fits
 from .codec.tiling import DEFAULT_TILING, Progress, Tiling
 from .errors import BitstreamError, UsageError, WeightsError
 from .files import atomic_write_bytes, ensure_not_same_file
-from .images import ColorMode, SampleCanvas, color_mode, load_image, psnr
+from .images import ColorMode, LoadedImage, SampleCanvas, color_mode, load_image, psnr
 from .info import (  # `fcc info` without torch; re-exported here
     FINETUNED_SUFFIX,  # noqa: F401
     file_info,
@@ -195,45 +195,13 @@ def encode_file(
     `adapters.load_adapted_codec(..., placement="paper")`); `adapters`, if given, must agree with it.
     """
     encoder_adapters = bool(codec.model.encoder_adapters_enabled)
-    if adapters is not None:
-        _check_choice(adapters, ADAPTER_CHOICES, "--adapters")
-        if (adapters == "forensic") != encoder_adapters:
-            have = "has its encoder adapters on" if encoder_adapters else "has no encoder adapters on"
-            raise UsageError(
-                f"adapters={adapters!r}, but this codec {have}; get it from"
-                f" CodecStore.for_encoding(..., adapters={adapters!r})"
-            )
-    # a file with encoder adapters names their weights, so that other adapters never decode it
-    recorded_adapters = adapter_fingerprint(codec) if encoder_adapters else None
-    if encoder_adapters and recorded_adapters is None:
-        raise UsageError(
-            "this codec's encoder adapters are not registered weights, so the file could not name them; get the"
-            " codec from CodecStore.for_encoding(..., adapters='forensic')"
-        )
+    recorded_adapters = _recorded_adapters(codec, adapters)
     ensure_not_same_file(input_path, output_path)
     start = time.perf_counter()
     image = load_image(input_path)
     check_fits(codec.model.config, image.info.height, image.info.width, "encode", label=str(input_path), tiling=tiling)
     compressed = pipeline.compress(codec.model, codec.tables, image, tiling=tiling, progress=progress)
-    mode = color_mode(image.info)
-    fcc = FccFile.build(
-        model_name=codec.model_name,
-        quality=codec.rate_point.quality,
-        lmbda=codec.rate_point.lmbda,
-        weights_fingerprint=codec.fingerprint,
-        encoder_adapters=encoder_adapters,
-        adapter_fingerprint=recorded_adapters,
-        width=image.info.width,
-        height=image.info.height,
-        color_mode=int(mode),
-        bit_depth=image.info.bit_depth,
-        z_shape=compressed.z_shape,
-        y_shape=compressed.y_shape,
-        z_stream=compressed.z_stream,
-        y_stream=compressed.y_stream,
-        tiling=(compressed.tiling.tile, compressed.tiling.overlap) if compressed.tiling is not None else None,
-    )
-    data = write_fcc(fcc)
+    data = write_fcc(_fcc_file(codec, image, compressed, recorded_adapters))
     atomic_write_bytes(output_path, data, overwrite=overwrite)
     seconds = time.perf_counter() - start
     pixels = image.info.width * image.info.height
@@ -259,6 +227,53 @@ def encode_file(
         entropy_coding_share=compressed.timings.entropy_share,
         notes=notes,
         encoder_adapters=encoder_adapters,
+    )
+
+
+def _recorded_adapters(codec: LoadedCodec, adapters: str | None) -> bytes | None:
+    """The adapter fingerprint a file written with ``codec`` records (None without encoder
+    adapters), after checking that ``adapters``, if given, agrees with the codec."""
+    encoder_adapters = bool(codec.model.encoder_adapters_enabled)
+    if adapters is not None:
+        _check_choice(adapters, ADAPTER_CHOICES, "--adapters")
+        if (adapters == "forensic") != encoder_adapters:
+            have = "has its encoder adapters on" if encoder_adapters else "has no encoder adapters on"
+            raise UsageError(
+                f"adapters={adapters!r}, but this codec {have}; get it from"
+                f" CodecStore.for_encoding(..., adapters={adapters!r})"
+            )
+    if not encoder_adapters:
+        return None
+    # a file with encoder adapters names their weights, so that other adapters never decode it
+    recorded = adapter_fingerprint(codec)
+    if recorded is None:
+        raise UsageError(
+            "this codec's encoder adapters are not registered weights, so the file could not name them; get the"
+            " codec from CodecStore.for_encoding(..., adapters='forensic')"
+        )
+    return recorded
+
+
+def _fcc_file(codec: LoadedCodec, image: LoadedImage, compressed: pipeline.CompressedImage,
+              recorded_adapters: bytes | None) -> FccFile:
+    """The container of a coded image: the codec's identity, the image's, the streams, the tiling."""
+    tiling = compressed.tiling
+    return FccFile.build(
+        model_name=codec.model_name,
+        quality=codec.rate_point.quality,
+        lmbda=codec.rate_point.lmbda,
+        weights_fingerprint=codec.fingerprint,
+        encoder_adapters=bool(codec.model.encoder_adapters_enabled),
+        adapter_fingerprint=recorded_adapters,
+        width=image.info.width,
+        height=image.info.height,
+        color_mode=int(color_mode(image.info)),
+        bit_depth=image.info.bit_depth,
+        z_shape=compressed.z_shape,
+        y_shape=compressed.y_shape,
+        z_stream=compressed.z_stream,
+        y_stream=compressed.y_stream,
+        tiling=(tiling.tile, tiling.overlap) if tiling is not None else None,
     )
 
 

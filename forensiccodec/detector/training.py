@@ -36,7 +36,11 @@ from forensiccodec.detector.evaluation import Evaluation, evaluate_files, labell
 from forensiccodec.detector.model import PatchDetector
 from forensiccodec.images import load_image, to_uint8
 from forensiccodec.train.loop import TrainConfig, TrainingError, train_codec
-from forensiccodec.train.scaffold import refuse_to_replace, training_processes
+from forensiccodec.train.scaffold import (
+    refuse_to_replace,
+    run_summary,
+    training_processes,
+)
 
 JPEG_GRID = 8  # JPEG's block size: patches are cut at a random phase of its grid
 VALIDATION_METRICS = ("accuracy", "auc", "real_accuracy", "synthetic_accuracy", "seconds")
@@ -194,19 +198,10 @@ def train_detector(
         result = train_codec(backbone, dataset, patch_classification_loss, config, context=context,
                              validate=validation)
         summary: dict[str, Any] = {
-            "data": str(data_dir),
-            "train_images": len(train_samples),
-            "steps": result.steps,
-            "batch_size": batch_size,
-            "world_size": context.world_size,
-            "lr": lr,
-            "patches_per_image_per_epoch": patches_per_image,
+            "data": str(data_dir), "train_images": len(train_samples), **run_summary(result, context),
+            "batch_size": batch_size, "lr": lr, "patches_per_image_per_epoch": patches_per_image,
             "jpeg_augmentation": {"probability": jpeg_probability, "quality": [85, 100], "classes": "both"},
-            "seconds": round(result.seconds, 1),
-            "stopped_early": result.stopped_early,
-            "device": str(context.device),
             "init_from": str(init_from) if init_from is not None else None,
-            "final_metrics": {k: round(float(v), 5) for k, v in result.metrics.items()},
         }
         if not context.is_main:
             return summary

@@ -222,6 +222,20 @@ def train_forensic(
     if validate_every is not None and not val_samples:
         raise UsageError(f"--validate-every needs a val/ split in {data}")
 
+    checkpoint_dir = Path(checkpoint_dir or f"runs/{name}")
+    config = TrainConfig(
+        steps=steps, epochs=None if steps is not None else epochs, batch_size=batch_size, lr=lr,
+        warmup_steps=warmup_steps, ema_decay=ema_decay, lr_milestones=(0.6,), lr_gamma=0.5, crop_size=crop_size,
+        checkpoint_dir=str(checkpoint_dir), resume=resume, seed=seed, device=device or "auto",
+        max_seconds=max_seconds, progress=progress, num_workers=workers, validate_every=validate_every,
+        validation_metric="accuracy", validation_higher_is_better=True,
+        # a fine-tune's starting adapters compete with its later steps for --keep-best
+        validate_at_start=init_from is not None and validate_every is not None,
+        extra={"objective": "forensic", "placement": placement, "quality": quality, "lambda": lmbda,
+               "lambda_scale": lambda_scale, "init_from": init_from,
+               "config_name": config_name, "detector": detector_config, "k_patches": k_patches,
+               "patch_aggregate": patch_aggregate, "data": str(data)},
+    )
     with training_processes(device) as context:
         base = load_codec(config_name, quality, weights_dir)
         detector: PatchDetector = load_detector(detector_config, weights_dir)
@@ -232,24 +246,7 @@ def train_forensic(
         model = ForensicCodecPass(codec, detector, k_patches, patch_aggregate)
         dataset = LabelledCropDataset(train_samples, crop_size, seed=seed)
         validation = SplitValidation(model, val_samples, val_patches, val_top) if val_samples else None
-        checkpoint_dir = Path(checkpoint_dir or f"runs/{name}")
-        best = None
-        if keep_best and validation is not None:
-            trainable_ids = {id(p) for p in trainable}
-            names = [n for n, p in codec.named_parameters() if id(p) in trainable_ids]
-            best = BestValidatedWeights(validation, codec, names, checkpoint_dir, resume=resume)
-        config = TrainConfig(
-            steps=steps, epochs=None if steps is not None else epochs, batch_size=batch_size, lr=lr,
-            warmup_steps=warmup_steps, ema_decay=ema_decay, lr_milestones=(0.6,), lr_gamma=0.5, crop_size=crop_size, checkpoint_dir=str(checkpoint_dir),
-            resume=resume, seed=seed, device=device or "auto", max_seconds=max_seconds, progress=progress,
-            num_workers=workers, validate_every=validate_every, validation_metric="accuracy", validation_higher_is_better=True,
-            # a fine-tune's starting adapters compete with its later steps for --keep-best
-            validate_at_start=init_from is not None and validate_every is not None,
-            extra={"objective": "forensic", "placement": placement, "quality": quality, "lambda": lmbda,
-                   "lambda_scale": lambda_scale, "init_from": init_from,
-                   "config_name": config_name, "detector": detector_config, "k_patches": k_patches,
-                   "patch_aggregate": patch_aggregate, "data": str(data)},
-        )
+        best = _best_weights(validation, codec, trainable, checkpoint_dir, resume) if keep_best else None
         started = time.monotonic()
         result = train_codec(model, dataset, ForensicLoss(loss_lambda), config, trainable_parameters=trainable,
                              context=context, validate=best or validation)
@@ -278,6 +275,16 @@ def train_forensic(
         if context.is_main and export:
             summary["exported"] = _export(codec.eval(), placement, config_name, quality, weights_dir, summary, force)
         return summary
+
+
+def _best_weights(validation: SplitValidation | None, codec: TIC, trainable: list[nn.Parameter], checkpoint_dir: Path,
+                  resume: bool) -> BestValidatedWeights | None:
+    """--keep-best: the trainable tensors of the best validation, kept on disk (None without a val split)."""
+    if validation is None:
+        return None
+    trainable_ids = {id(p) for p in trainable}
+    names = [n for n, p in codec.named_parameters() if id(p) in trainable_ids]
+    return BestValidatedWeights(validation, codec, names, checkpoint_dir, resume=resume)
 
 
 def _check_options(placement: str, config_name: str, lambda_scale: float, workers: int, ema_decay: float | None,
