@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from forensiccodec.errors import UsageError
@@ -22,8 +23,8 @@ def parse_duration(text: str) -> float:
         if not cleaned or match is None or not any(match.groups()):
             raise UsageError(f"not a duration: {text!r} (e.g. 2h, 90m, 1h30m, 45s)") from None
         seconds = sum(float(value) * _UNITS[unit] for value, unit in zip(match.groups(), "hms") if value)
-    if seconds < 0:
-        raise UsageError(f"a duration cannot be negative: {text!r}")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise UsageError(f"a duration must be a finite, non-negative time: {text!r}")
     return seconds
 
 

@@ -62,7 +62,7 @@ def test_durations(text, seconds):
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "abc", "2x", "-5", "h", "1m2h"])
+@pytest.mark.parametrize("text", ["", "abc", "2x", "-5", "h", "1m2h", "nan", "inf"])
 def test_bad_durations_are_refused(text):
     with pytest.raises(UsageError):
         parse_duration(text)
