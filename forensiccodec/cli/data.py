@@ -27,8 +27,12 @@ def collect_photos(out_dir, debian, max_side, sources) -> None:
 
 @main.command("demo-data")
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--photos", "photos_dir", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
-              help="photographs collected by `fcc collect-photos` (default: datasets/photos, collected if missing)")
+@click.option("--photos", "photos_dirs", type=click.Path(path_type=Path, exists=True, file_okay=False), multiple=True,
+              help="photographs collected by `fcc collect-photos` (default: datasets/photos, collected if missing); "
+                   "repeat for several folders: each one's holdout photographs give test tiles")
+@click.option("--families", default="upsampling", show_default=True,
+              help="generator families for the synthetic images, comma-separated, or 'all': "
+                   "upsampling, deep-autoencoder, vae, diffusion, codec (docs/data.md)")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--tile-size", type=click.IntRange(min=96), default=256, show_default=True)
 @click.option("--paired", is_flag=True,
@@ -44,13 +48,15 @@ def collect_photos(out_dir, debian, max_side, sources) -> None:
               type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
               help="another `fcc collect-photos` folder whose photographs all become val tiles, after the main val "
                    "tiles: a larger val split for --keep-best; train, test and the main val tiles stay the same files")
-def demo_data(out_dir, photos_dir, seed, tile_size, paired, train_stride, extra_train_photos_dir,
+def demo_data(out_dir, photos_dirs, families, seed, tile_size, paired, train_stride, extra_train_photos_dir,
               extra_val_photos_dir) -> None:
     """Build a small real-vs-synthetic set in OUT_DIR/{train,val,test}/{real,synthetic} (no network)."""
     from ..data.demo import DemoSettings, build_demo_data
+    from ..data.generator_families import FAMILIES
 
-    summary = build_demo_data(out_dir, photos_dir=photos_dir, seed=seed,
-                              settings=DemoSettings(tile_size=tile_size, paired=paired, train_stride=train_stride),
+    chosen = tuple(FAMILIES) if families.strip() == "all" else tuple(f.strip() for f in families.split(",") if f.strip())
+    settings = DemoSettings(tile_size=tile_size, paired=paired, train_stride=train_stride, families=chosen)
+    summary = build_demo_data(out_dir, photos_dir=list(photos_dirs) or None, seed=seed, settings=settings,
                               progress=stderr.is_terminal, extra_train_photos_dir=extra_train_photos_dir,
                               extra_val_photos_dir=extra_val_photos_dir)
     stdout.print(summary.table())

@@ -1,10 +1,12 @@
 """`fcc demo-data OUT`: an offline real-vs-synthetic image set for the detector.
 
 Real images are fixed tiles of the collected photographs (``fcc collect-photos``). Synthetic
-images are other tiles of the same photographs passed through one of four small autoencoders
-(:mod:`forensiccodec.data.generators`) that the command trains on the training photographs:
-same kind of content, but with the upsampling traces of transposed convolution, nearest or
-bilinear upsampling + convolution, or pixel shuffle, as in Zhang, Karaman and Chang (2019).
+images are other tiles of the same photographs passed through small generators that the command
+trains on the training photographs: by default four autoencoders
+(:mod:`forensiccodec.data.generators`) with the upsampling traces of transposed convolution,
+nearest or bilinear upsampling + convolution, or pixel shuffle, as in Zhang, Karaman and Chang
+(2019); with ``DemoSettings(families=...)`` further families of generators
+(:mod:`forensiccodec.data.generator_families`), for measuring detection of unseen generators.
 
 Splits follow the photographs: ``photos.json``'s holdout photographs give ``test``, its
 training photographs give ``train`` and ``val`` (a few whole photographs, mixed across
@@ -26,7 +28,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,14 +38,20 @@ import torch
 from PIL import Image
 from rich.table import Table
 
+from forensiccodec.data.generator_families import (
+    FAMILIES,
+    UPSAMPLING_FAMILY,
+    GeneratorSpec,
+    family_generators,
+    synthesise,
+    tile_noise,
+)
 from forensiccodec.data.generators import (
     UPSAMPLING_DESIGNS,
     GeneratorConfig,
     TrainingConfig,
     TrainingReport,
-    UpsamplingAutoencoder,
-    reconstruct,
-    train_autoencoder,
+    train_generator,
 )
 from forensiccodec.data.layout import CLASSES, SPLITS, read_rgb
 from forensiccodec.errors import FccError
@@ -72,7 +80,12 @@ class DemoSettings:
     context: int = 32
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
-    designs: tuple[str, ...] = tuple(UPSAMPLING_DESIGNS)
+    designs: tuple[str, ...] = tuple(UPSAMPLING_DESIGNS)  # the upsampling family's members
+    # Generator families (generator_families.FAMILIES); synthetic tiles take the families in
+    # turn, and within a family its generators in turn.
+    families: tuple[str, ...] = (UPSAMPLING_FAMILY,)
+    # Replaces the other families' own training settings (tests train them for a few steps).
+    family_training: TrainingConfig | None = None
     # True: every tile appears twice, as itself and reconstructed (twice the images, classes
     # matched in content as in Zhang et al.'s training); False: the classes use different tiles.
     paired: bool = False
@@ -90,7 +103,7 @@ class DemoImage:
     split: str
     label: str  # "real" or "synthetic"
     source_photo: str  # photos.json name of the photograph the tile comes from
-    generator: str | None  # upsampling design for synthetic images
+    generator: str | None  # synthetic images: the generator's name (an upsampling design, "vae", ...)
     box: tuple[int, int, int, int]  # (left, top, right, bottom) in the photograph
     sha256: str
     psnr_db: float | None  # synthetic: PSNR of the reconstruction against its own tile
@@ -104,7 +117,7 @@ class DemoSummary:
     counts: dict[str, dict[str, int]]  # split -> class -> images
     photos: dict[str, list[str]]  # split -> source photographs
     generators: list[TrainingReport]
-    mean_psnr_db: dict[str, float]  # design -> mean PSNR of its synthetic images
+    mean_psnr_db: dict[str, float]  # generator -> mean PSNR of its synthetic images
     total_bytes: int
     seconds: float
 
@@ -124,8 +137,8 @@ class DemoSummary:
     def generator_table(self) -> Table:
         """A rich Table of the trained generators (parameters, loss, time, PSNR)."""
         table = Table(title="generators")
-        for column in ("upsampling", "parameters", "L1+MSE loss", "train s", "PSNR dB"):
-            table.add_column(column, justify="left" if column == "upsampling" else "right")
+        for column in ("generator", "parameters", "training loss", "train s", "PSNR dB"):
+            table.add_column(column, justify="left" if column == "generator" else "right")
         for report in self.generators:
             table.add_row(
                 report.design, f"{report.parameters:,}", f"{report.first_loss:.4f} → {report.final_loss:.4f}",
@@ -162,7 +175,7 @@ class _Tile:
 def build_demo_data(
     out_dir: str | os.PathLike[str],
     *,
-    photos_dir: str | os.PathLike[str] | None = None,
+    photos_dir: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
     seed: int = 0,
     tile_size: int = 256,
     progress: bool = True,
@@ -172,7 +185,8 @@ def build_demo_data(
 ) -> DemoSummary:
     """Build the demo set in ``out_dir`` from the photographs in ``photos_dir`` (default
     ``datasets/photos``; collected there first with :func:`collect_photos` when it has no
-    ``photos.json``). ``settings`` overrides everything but ``tile_size``, which is a shortcut
+    ``photos.json``). Several ``fcc collect-photos`` folders may be given: each one's holdout
+    photographs go to ``test`` and its training photographs to ``train`` and ``val``, as for one. ``settings`` overrides everything but ``tile_size``, which is a shortcut
     for ``settings.tile_size``. Rebuilding into a folder this function made replaces its files
     and removes images that are no longer part of the set.
 
@@ -187,12 +201,17 @@ def build_demo_data(
     if settings is None:
         settings = DemoSettings(tile_size=tile_size)
     _check_settings(settings)
-    photos_root = Path(photos_dir) if photos_dir is not None else DEFAULT_PHOTOS_DIR
+    photos_roots = _photo_roots(photos_dir)
+    photos_root = photos_roots[0]
     extra_roots = {
         split: Path(folder) for split, folder in (("train", extra_train_photos_dir), ("val", extra_val_photos_dir))
         if folder is not None
     }
     photos = _read_photos(_ensure_photos(photos_root, progress), settings.val_fraction)
+    for root in photos_roots[1:]:
+        more = _read_photos(root, settings.val_fraction)
+        _refuse_name_clashes(more, photos, root)
+        photos += more
     for split, root in extra_roots.items():
         extra = _read_extra_photos(root, split)
         _refuse_name_clashes(extra, photos, root)
@@ -202,17 +221,17 @@ def build_demo_data(
     tiles = plan_tiles(photos, {n: p.shape[:2] for n, p in pixels.items()}, settings)
 
     with _progress(progress) as bar:
-        models, reports = _train_generators(photos, pixels, settings, seed, bar)
-        images = _write_tiles(out, tiles, pixels, models, settings, bar)
+        generators, reports = _train_generators(photos, pixels, settings, seed, bar)
+        images = _write_tiles(out, tiles, pixels, generators, settings, seed, bar)
     _remove_stale_images(out, images)
-    manifest = _manifest(images, photos, reports, settings, seed, photos_root, extra_roots)
+    manifest = _manifest(images, photos, reports, settings, seed, photos_roots, extra_roots)
     atomic_write_bytes(out / MANIFEST_FILE, manifest.encode(), overwrite=True)
     atomic_write_bytes(out / "README.md", _readme(images, photos, reports, settings, seed).encode(), overwrite=True)
 
     counts = {s: {c: sum(i.split == s and i.label == c for i in images) for c in CLASSES} for s in SPLITS}
     psnr = {
-        d: float(np.mean([i.psnr_db for i in images if i.generator == d]))
-        for d in settings.designs if any(i.generator == d for i in images)
+        r.design: float(np.mean([i.psnr_db for i in images if i.generator == r.design]))
+        for r in reports if any(i.generator == r.design for i in images)
     }
     return DemoSummary(
         out_dir=out,
@@ -226,6 +245,20 @@ def build_demo_data(
 
 
 # --- photographs and splits ---------------------------------------------------------------
+
+
+def _photo_roots(photos_dir: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None) -> list[Path]:
+    if photos_dir is None:
+        return [DEFAULT_PHOTOS_DIR]
+    if isinstance(photos_dir, (str, os.PathLike)):
+        return [Path(photos_dir)]
+    roots = [Path(p) for p in photos_dir]
+    if not roots:
+        raise DemoDataError("no photo folder given")
+    for root in roots[1:]:
+        if not (root / "photos.json").is_file():
+            raise DemoDataError(f"{root} has no photos.json; point --photos at a folder made by `fcc collect-photos`")
+    return roots
 
 
 def _ensure_photos(photos_root: Path, progress: bool) -> Path:
@@ -342,8 +375,9 @@ def tile_grid(height: int, width: int, tile: int, stride: int | None = None) -> 
 def plan_tiles(photos: list[_Photo], sizes: dict[str, tuple[int, int]], settings: DemoSettings) -> list[_Tile]:
     """Every image of the set: per split, the tiles of its photographs (by name, raster order)
     alternate real / synthetic (or, with ``settings.paired``, each tile is both), synthetic
-    ones take the generators in turn, and a surplus real tile is dropped so each split is
-    balanced."""
+    ones take the generator families in turn (and each family's generators in turn), and a
+    surplus real tile is dropped so each split is balanced."""
+    members = [[g.name for g in family] for family in _generator_specs(settings)]
     tiles: list[_Tile] = []
     for split in SPLITS:
         boxes = [
@@ -366,44 +400,58 @@ def plan_tiles(photos: list[_Photo], sizes: dict[str, tuple[int, int]], settings
             synthetic = [b for i, b in enumerate(boxes) if i % 2 == 1]
         tiles += [_Tile(name, split, box, "real", None) for name, box in real]
         tiles += [
-            _Tile(name, split, box, "synthetic", settings.designs[i % len(settings.designs)])
+            _Tile(name, split, box, "synthetic", _generator_for(i, members))
             for i, (name, box) in enumerate(synthetic)
         ]
     return tiles
 
 
+def _generator_for(index: int, members: list[list[str]]) -> str:
+    """The ``index``-th synthetic tile's generator: families in turn, each family's generators in turn."""
+    family = members[index % len(members)]
+    return family[(index // len(members)) % len(family)]
+
+
 # --- generators and images -----------------------------------------------------------------
+
+
+def _generator_specs(settings: DemoSettings) -> list[list[GeneratorSpec]]:
+    return family_generators(settings.families, settings.designs, settings.generator, settings.training,
+                             other_training=settings.family_training)
 
 
 def _train_generators(
     photos: list[_Photo], pixels: dict[str, np.ndarray], settings: DemoSettings, seed: int, bar: Any
-) -> tuple[dict[str, UpsamplingAutoencoder], list[TrainingReport]]:
-    """One autoencoder per design, trained on the ``train`` split's photographs only (not the
-    extra training photographs, so that adding them leaves every generator as it was)."""
+) -> tuple[dict[str, tuple[GeneratorSpec, torch.nn.Module]], list[TrainingReport]]:
+    """Every generator, trained on the ``train`` split's photographs only (not the extra
+    training photographs, so that adding them leaves every generator as it was)."""
     train_images = [pixels[p.name] for p in photos if p.split == "train" and not p.extra]
-    models: dict[str, UpsamplingAutoencoder] = {}
+    generators: dict[str, tuple[GeneratorSpec, torch.nn.Module]] = {}
     reports: list[TrainingReport] = []
-    for index, design in enumerate(settings.designs):
-        task = bar.add_task(f"training {design}", total=settings.training.steps, note="") if bar else None
-        # Own RNG stream per design, without disturbing the caller's global torch state.
+    specs = [spec for family in _generator_specs(settings) for spec in family]
+    for index, spec in enumerate(specs):
+        task = bar.add_task(f"training {spec.name}", total=spec.training.steps, note="") if bar else None
+        # Own RNG stream per generator, without disturbing the caller's global torch state.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed * 1000 + index)
-            model = UpsamplingAutoencoder(design, settings.generator)
-        report = train_autoencoder(
-            model, train_images, settings.training, seed=seed * 1000 + index,
-            on_step=(lambda step, loss, task=task: bar.update(task, advance=1, note=f"loss {loss:.4f}")) if bar else None,
-        )
-        models[design] = model
+            model = spec.build()
+            report = train_generator(
+                model, train_images, spec.training, seed=seed * 1000 + index, factor=spec.factor, name=spec.name,
+                loss=lambda batch, spec=spec, model=model: spec.objective(model, batch),
+                on_step=(lambda step, loss, task=task: bar.update(task, advance=1, note=f"loss {loss:.4f}")) if bar else None,
+            )
+        generators[spec.name] = (spec, model)
         reports.append(report)
-    return models, reports
+    return generators, reports
 
 
 def _write_tiles(
     out: Path,
     tiles: list[_Tile],
     pixels: dict[str, np.ndarray],
-    models: dict[str, UpsamplingAutoencoder],
+    generators: dict[str, tuple[GeneratorSpec, torch.nn.Module]],
     settings: DemoSettings,
+    seed: int,
     bar: Any,
 ) -> list[DemoImage]:
     for split in SPLITS:
@@ -419,7 +467,8 @@ def _write_tiles(
         if tile.generator is None:
             image = source
         else:
-            image = _reconstruct_in_context(models[tile.generator], photo, tile.box, settings.context)
+            spec, model = generators[tile.generator]
+            image = _generate_in_context(spec, model, photo, tile.box, settings.context, tile_noise(seed, tile.file))
             psnr = _psnr(image, source)
         data = _png_bytes(image)
         atomic_write_bytes(out / tile.file, data, overwrite=True)
@@ -432,19 +481,20 @@ def _write_tiles(
     return images
 
 
-def _reconstruct_in_context(
-    model: UpsamplingAutoencoder, photo: np.ndarray, box: tuple[int, int, int, int], context: int
+def _generate_in_context(
+    spec: GeneratorSpec, model: torch.nn.Module, photo: np.ndarray, box: tuple[int, int, int, int], context: int,
+    noise: torch.Generator,
 ) -> np.ndarray:
-    """Reconstruct the tile with up to ``context`` pixels of the photograph around it (margins
-    rounded down to the model's factor so the sides stay valid), then cut the tile out."""
-    factor = model.config.factor
+    """Generate the tile with up to ``context`` pixels of the photograph around it (margins
+    rounded down to the generator's factor so the sides stay valid), then cut the tile out."""
+    factor = spec.factor
     left, top, right, bottom = box
     height, width = photo.shape[:2]
     m_left, m_top = min(context, left) // factor * factor, min(context, top) // factor * factor
     m_right = min(context, width - right) // factor * factor
     m_bottom = min(context, height - bottom) // factor * factor
     region = photo[top - m_top : bottom + m_bottom, left - m_left : right + m_right]
-    output = reconstruct(model, region)
+    output = synthesise(spec, model, region, noise)
     return output[m_top : m_top + bottom - top, m_left : m_left + right - left]
 
 
@@ -464,7 +514,18 @@ def _png_bytes(image: np.ndarray) -> bytes:
 
 
 def _check_settings(settings: DemoSettings) -> None:
-    factor = settings.generator.factor
+    if not settings.families:
+        raise DemoDataError("at least one generator family is needed")
+    unknown_families = [f for f in settings.families if f not in FAMILIES]
+    if unknown_families:
+        raise DemoDataError(f"unknown generator family {', '.join(unknown_families)}; choose from {', '.join(FAMILIES)}")
+    if UPSAMPLING_FAMILY in settings.families:
+        if not settings.designs:
+            raise DemoDataError("at least one generator design is needed")
+        unknown = [d for d in settings.designs if d not in UPSAMPLING_DESIGNS]
+        if unknown:
+            raise DemoDataError(f"unknown generator design(s) {', '.join(unknown)}; choose from {', '.join(UPSAMPLING_DESIGNS)}")
+    factor = max(spec.factor for family in _generator_specs(settings) for spec in family)
     if settings.tile_size < factor or settings.tile_size % factor:
         raise DemoDataError(f"tile size must be a positive multiple of {factor}, got {settings.tile_size}")
     if settings.train_stride is not None and not 0 < settings.train_stride <= settings.tile_size:
@@ -473,11 +534,6 @@ def _check_settings(settings: DemoSettings) -> None:
         )
     if not 0 <= settings.val_fraction < 1:
         raise DemoDataError(f"validation fraction must be in [0, 1), got {settings.val_fraction}")
-    if not settings.designs:
-        raise DemoDataError("at least one generator design is needed")
-    unknown = [d for d in settings.designs if d not in UPSAMPLING_DESIGNS]
-    if unknown:
-        raise DemoDataError(f"unknown generator design(s) {', '.join(unknown)}; choose from {', '.join(UPSAMPLING_DESIGNS)}")
 
 
 def _prepare_output(out: Path) -> Path:
@@ -524,19 +580,26 @@ def _progress(enabled: bool) -> Iterator[Any]:
 
 def _manifest(
     images: list[DemoImage], photos: list[_Photo], reports: list[TrainingReport],
-    settings: DemoSettings, seed: int, photos_root: Path, extra_roots: dict[str, Path] | None = None,
+    settings: DemoSettings, seed: int, photos_roots: list[Path], extra_roots: dict[str, Path] | None = None,
 ) -> str:
+    several_families = settings.families != (UPSAMPLING_FAMILY,)
     manifest = {
         "format": "fcc-demo-data",
         "version": FORMAT_VERSION,
         "seed": seed,
-        "photos_dir": str(photos_root),
-        # Keys for extra photographs only when there are some: without them the manifest stays
-        # byte-identical to older builds.
+        "photos_dir": str(photos_roots[0]),
+        # Keys for further photographs and families only when there are some: without them the
+        # manifest stays byte-identical to older builds.
+        **({"more_photos_dirs": [str(r) for r in photos_roots[1:]]} if len(photos_roots) > 1 else {}),
         **{f"extra_{split}_photos_dir": str(root) for split, root in (extra_roots or {}).items()},
         "torch": torch.__version__,
-        "settings": asdict(settings),
+        "settings": {k: v for k, v in asdict(settings).items()
+                     if k not in ("families", "family_training") or several_families},
         "designs": {d: UPSAMPLING_DESIGNS[d] for d in settings.designs},
+        **({"families": {
+            family: {"description": FAMILIES[family], "generators": [g.name for g in members]}
+            for family, members in zip(settings.families, _generator_specs(settings))
+        }} if several_families else {}),
         "photos": [
             {"name": p.name, "source_package": p.package, "group": p.group, "split": p.split,
              **({f"extra_{p.split}": True} if p.extra else {})}
@@ -574,8 +637,11 @@ def _readme(
         "  with L1 + MSE on random crops of the `train` photographs only (Zhang, Karaman, Chang 2019:",
         "  the decoder's upsampling leaves the same traces as in GAN generators). Designs:",
     ]
+    specs = {spec.name: spec for family in _generator_specs(settings) for spec in family}
     for report in reports:
-        lines.append(f"  - `{report.design}`: {UPSAMPLING_DESIGNS[report.design]}"
+        spec = specs[report.design]
+        family = f"family `{spec.family}`: " if settings.families != (UPSAMPLING_FAMILY,) else ""
+        lines.append(f"  - `{report.design}`: {family}{spec.description}"
                      f" ({report.parameters:,} parameters, {report.steps} steps)")
     lines += [
         "- **Splits by photograph**: `test` = the photographs' holdout split; `val` = a few whole",

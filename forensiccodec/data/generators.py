@@ -152,7 +152,26 @@ def train_autoencoder(
     Crops and initial weights depend only on ``seed`` (the caller seeds torch before building
     the model), so the same seed on the same machine gives the same weights. ``on_step(step,
     loss)`` is called after every step (for a progress bar)."""
-    factor = model.config.factor
+    return train_generator(
+        model, images, config, seed=seed, factor=model.config.factor, name=model.design,
+        loss=lambda batch: reconstruction_loss(model(batch), batch, config.mse_weight), on_step=on_step,
+    )
+
+
+def train_generator(
+    model: nn.Module,
+    images: Sequence[np.ndarray],
+    config: TrainingConfig,
+    *,
+    seed: int,
+    factor: int,
+    name: str,
+    loss: Callable[[torch.Tensor], torch.Tensor],
+    on_step: Callable[[int, float], None] | None = None,
+) -> TrainingReport:
+    """Train ``model`` in place on random crops of ``images``: ``loss(batch)`` is the objective
+    of one batch [B,3,S,S] in [0,1], with S drawn from ``config.crop_sizes`` (multiples of
+    ``factor`` that fit the smallest image). Adam, cosine decay; crops depend only on ``seed``."""
     smallest = min(min(image.shape[:2]) for image in images)
     sizes = [s for s in config.crop_sizes if s % factor == 0 and s <= smallest]
     if not sizes:
@@ -172,18 +191,18 @@ def train_autoencoder(
     for step in range(config.steps):
         size = sizes[int(rng.integers(len(sizes)))]
         batch = sample_crops(images, rng, config.batch_size, size)
-        loss = reconstruction_loss(model(batch), batch, config.mse_weight)
+        value = loss(batch)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        value.backward()
         optimizer.step()
         schedule.step()
-        losses.append(loss.item())
+        losses.append(value.item())
         if on_step is not None:
             on_step(step, losses[-1])
     model.eval()
     window = max(1, len(losses) // 10)
     return TrainingReport(
-        design=model.design,
+        design=name,
         parameters=parameter_count(model),
         steps=config.steps,
         first_loss=float(np.mean(losses[:window])) if losses else float("nan"),

@@ -252,3 +252,61 @@ def test_val_groups_mix_packages_and_never_take_everything():
 def test_photo_group_joins_stereo_views():
     assert demo.photo_group({"name": "skimage-motorcycle_left"}) == demo.photo_group({"name": "skimage-motorcycle_right"})
     assert demo.photo_group({"name": "x", "group": "g"}) == "g"
+
+
+ALL_FAMILIES = DemoSettings(
+    tile_size=16, val_fraction=0.3, context=8, paired=True,
+    generator=GeneratorConfig(width=4, latent_channels=4, stages=2),
+    training=TrainingConfig(steps=2, batch_size=2, crop_sizes=(16,)),
+    families=("upsampling", "deep-autoencoder", "vae", "diffusion", "codec"),
+    family_training=TrainingConfig(steps=2, batch_size=2, crop_sizes=(16,)),
+)
+
+
+@pytest.fixture(scope="module")
+def families_built(photos, tmp_path_factory):
+    out = tmp_path_factory.mktemp("families") / "set"
+    summary = build_demo_data(out, photos_dir=photos, seed=1, progress=False, settings=ALL_FAMILIES)
+    return out, summary, json.loads((out / "manifest.json").read_text())
+
+
+def test_every_family_makes_images_in_turn(families_built):
+    out, summary, manifest = families_built
+    families = manifest["families"]
+    assert list(families) == list(ALL_FAMILIES.families)
+    owner = {g: f for f, record in families.items() for g in record["generators"]}
+    synthetic = [i for i in manifest["images"] if i["label"] == "synthetic" and i["split"] == "train"]
+    # families take turns, so the first five synthetic tiles of a split come from five families
+    assert [owner[i["generator"]] for i in synthetic[:5]] == list(ALL_FAMILIES.families)
+    assert {r.design for r in summary.generators} == set(owner)
+    for image in synthetic:
+        assert (out / image["file"]).is_file() and np.isfinite(image["psnr_db"])
+
+
+def test_families_build_is_reproducible_and_default_manifest_has_no_family_keys(families_built, built, photos, tmp_path):
+    out, _, _ = families_built
+    again = tmp_path / "again"
+    build_demo_data(again, photos_dir=photos, seed=1, progress=False, settings=ALL_FAMILIES)
+    assert _hashes(out) == _hashes(again)
+    _, _, default_manifest = built
+    assert "families" not in default_manifest and "families" not in default_manifest["settings"]
+
+
+def test_several_photo_folders_each_give_test_tiles(photos, tmp_path):
+    more = make_photos(tmp_path / "more", [("c-one", "c", "train"), ("c-two", "c", "train"), ("c-held", "c", "holdout")], seed=3)
+    out = tmp_path / "set"
+    build_demo_data(out, photos_dir=[photos, more], seed=1, progress=False, settings=TINY)
+    manifest = json.loads((out / "manifest.json").read_text())
+    test_photos = {i["source_photo"] for i in manifest["images"] if i["split"] == "test"}
+    assert test_photos == {"b-held", "c-held"}
+    assert manifest["more_photos_dirs"] == [str(more)]
+    clash = tmp_path / "clash"
+    make_photos(clash, [("a-one", "a", "train"), ("z-held", "z", "holdout")])
+    with pytest.raises(DemoDataError, match="repeats photograph"):
+        build_demo_data(tmp_path / "set2", photos_dir=[photos, clash], seed=1, progress=False, settings=TINY)
+
+
+def test_unknown_family_is_refused(photos, tmp_path):
+    with pytest.raises(DemoDataError, match="unknown generator family"):
+        build_demo_data(tmp_path / "x", photos_dir=photos, progress=False,
+                        settings=DemoSettings(tile_size=16, families=("gan",)))
