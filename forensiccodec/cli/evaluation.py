@@ -175,16 +175,29 @@ def _show_shard(records: dict[str, Any]) -> None:
                  highlight=False, soft_wrap=True)
 
 
-def _show_report(report: dict[str, Any], out_dir: Path) -> None:
-    from rich.table import Table
+def _show(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
 
-    table = Table("setting", "rate", "bpp", "accuracy", "AUC", "PSNR", report["frechet"]["label"])
+
+def _with_interval(point: dict[str, Any], key: str, separator: str = " ") -> str:
+    """``0.944 [0.86–1.00]``: the value and its 95 % bootstrap interval (report.json's ``<key>_ci``)."""
+    interval = point.get(f"{key}_ci")
+    if point.get(key) is None or not interval or None in interval:
+        return _show(point.get(key))
+    return f"{point[key]:.3f}{separator}[{interval[0]:.2f}–{interval[1]:.2f}]"
+
+
+def _show_report(report: dict[str, Any], out_dir: Path) -> None:
+    from rich.table import Column, Table
+
+    separator = " " if stdout.width >= 100 else "\n"  # a narrow terminal: the interval under its value
+    table = Table(Column("setting", no_wrap=True), "rate", "bpp", Column("accuracy\n[95 % CI]", no_wrap=True),
+                  Column("AUC\n[95 % CI]", no_wrap=True), "PSNR", report["frechet"]["label"], pad_edge=False)
     for setting in report["settings"]:
         for p in setting["points"]:
-            def show(value, digits=3):
-                return "–" if value is None else f"{value:.{digits}f}"
-            table.add_row(setting["name"], "–" if p["rate"] is None else f"q{p['rate']}", show(p["bpp_mean"], 4),
-                          show(p["accuracy"]), show(p["auc"]), show(p["psnr_mean"], 2), show(p["frechet"], 2))
+            table.add_row(setting["name"], "–" if p["rate"] is None else f"q{p['rate']}", _show(p["bpp_mean"], 4),
+                          _with_interval(p, "accuracy", separator), _with_interval(p, "auc", separator),
+                          _show(p["psnr_mean"], 2), _show(p["frechet"], 2))
     stdout.print(table)
     for skipped in report["skipped"]:
         rate = "" if skipped["rate"] is None else f" q{skipped['rate']}"

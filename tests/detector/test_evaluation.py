@@ -53,6 +53,23 @@ def test_summary_counts_threshold_zero_as_real() -> None:
     assert evaluation.n_real == 3 and evaluation.n_synthetic == 2
 
 
+def test_summary_carries_bootstrap_intervals_independent_of_file_order() -> None:
+    rng = np.random.default_rng(3)
+    real, synthetic = list(rng.normal(-1, 1, 30)), list(rng.normal(1, 1, 25))
+    evaluation = summarise(real, synthetic)
+    for name in ("accuracy", "auc", "real_accuracy", "synthetic_accuracy"):
+        low, high = getattr(evaluation, f"{name}_ci")
+        assert 0.0 <= low <= getattr(evaluation, name) <= high <= 1.0, name
+        assert high - low > 0.02, name  # 55 images leave room for doubt
+    assert evaluation.summary()["auc_ci"] == evaluation.auc_ci
+    assert evaluation.to_json()["accuracy_ci"] == evaluation.accuracy_ci
+    shuffled = summarise(real[::-1], list(rng.permutation(synthetic)))
+    assert shuffled.summary() == evaluation.summary()  # sorted before resampling: order does not matter
+    one_class = summarise([-1.0, 1.0], [])
+    assert one_class.auc_ci == [None, None] and one_class.synthetic_accuracy_ci == [None, None]
+    assert one_class.real_accuracy_ci[1] == 1.0
+
+
 def test_histogram_clips_outliers_into_end_bins() -> None:
     assert score_histogram([-100, -1, 0.5, 100], [-2, 0, 2]) == [2, 2]
 

@@ -16,6 +16,23 @@ def _number(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
+def _with_interval(point: dict[str, Any], key: str) -> str:
+    """``0.944 [0.861, 1.000]``: the value and its 95 % interval (the value alone where there is none)."""
+    interval = point.get(f"{key}_ci")
+    if point.get(key) is None or not interval or None in interval:
+        return _number(point.get(key))
+    return f"{_number(point[key])} [{_number(interval[0])}, {_number(interval[1])}]"
+
+
+def _interval_note(report: dict[str, Any]) -> str:
+    about = report.get("confidence_intervals")
+    if not about:
+        return ""
+    return (f"Accuracy and AUC: value [{about['level'] * 100:g} % confidence interval], a stratified bootstrap over"
+            f" images ({about['resamples']} resamples, seed {about['seed']}). Tiles cut from one photograph"
+            " are not independent, so the interval is somewhat too narrow.")
+
+
 def _summary_table(report: dict[str, Any]) -> list[str]:
     frechet = report["frechet"]["label"]
     lines = [
@@ -26,8 +43,9 @@ def _summary_table(report: dict[str, Any]) -> list[str]:
         for p in setting["points"]:
             rate = "–" if p["rate"] is None else f"q{p['rate']} (λ {p['lambda']:g})"
             lines.append(
-                f"| {setting['name']} | {rate} | {_number(p['bpp_mean'], 4)} | {_number(p['accuracy'])} | {_number(p['auc'])}"
-                f" | {_number(p['real_accuracy'])} | {_number(p['synthetic_accuracy'])} | {_number(p['psnr_mean'], 2)}"
+                f"| {setting['name']} | {rate} | {_number(p['bpp_mean'], 4)} | {_with_interval(p, 'accuracy')}"
+                f" | {_with_interval(p, 'auc')} | {_with_interval(p, 'real_accuracy')}"
+                f" | {_with_interval(p, 'synthetic_accuracy')} | {_number(p['psnr_mean'], 2)}"
                 f" | {_number(p['frechet'], 2)} | {_number(p['encode_seconds_mean'])} | {_number(p['decode_seconds_mean'])} |"
             )
     return lines
@@ -63,6 +81,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         *_summary_table(report),
         "",
     ]
+    if _interval_note(report):
+        lines += [_interval_note(report), ""]
     if report["skipped"]:
         lines += ["## Skipped", ""]
         for skipped in report["skipped"]:

@@ -7,7 +7,16 @@ from typing import Any
 
 import numpy as np
 
-from forensiccodec.detector.evaluation import summarise
+from forensiccodec.detector.confidence import DEFAULT_LEVEL, DEFAULT_RESAMPLES
+from forensiccodec.detector.evaluation import CI_METRICS, summarise
+
+# What every ``*_ci`` of a point is; report.json carries it as ``confidence_intervals``.
+CONFIDENCE_INTERVALS = {
+    "level": DEFAULT_LEVEL,
+    "resamples": DEFAULT_RESAMPLES,
+    "seed": 0,
+    "method": "percentile bootstrap over images, stratified (each class resampled with replacement at its own count)",
+}
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -16,7 +25,8 @@ def _mean(values: list[float | None]) -> float | None:
 
 
 def summarise_point(images: list[dict[str, Any]]) -> dict[str, Any]:
-    """Detector accuracy (threshold 0), AUC, per-class accuracy, mean bpp/PSNR/times.
+    """Detector accuracy (threshold 0), AUC, per-class accuracy, each with its 95 % interval
+    (``accuracy_ci`` and so on: ``[low, high]``, :data:`CONFIDENCE_INTERVALS`), mean bpp/PSNR/times.
 
     ``images`` are per-image dicts with ``label`` ("real"/"synthetic"), ``score``, ``bpp``,
     ``psnr``, ``encode_seconds``, ``decode_seconds``; images that failed (``error``) are left out.
@@ -33,6 +43,7 @@ def summarise_point(images: list[dict[str, Any]]) -> dict[str, Any]:
         "auc": evaluation.auc,
         "real_accuracy": evaluation.real_accuracy,
         "synthetic_accuracy": evaluation.synthetic_accuracy,
+        **{f"{name}_ci": getattr(evaluation, f"{name}_ci") for name in CI_METRICS},
         "n_real": evaluation.n_real,
         "n_synthetic": evaluation.n_synthetic,
         "n_failed": len(images) - len(measured),

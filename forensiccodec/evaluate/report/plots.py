@@ -48,20 +48,52 @@ def _reference_point(report: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def _interval(point: dict[str, Any], key: str) -> tuple[float, float] | None:
+    """``point``'s 95 % interval of ``key`` (``accuracy_ci`` and so on), or None where it has none."""
+    interval = point.get(f"{key}_ci")
+    if not interval or None in interval:
+        return None
+    return float(interval[0]), float(interval[1])
+
+
+def _error_bars(setting: dict[str, Any], key: str) -> tuple[list[float], list[float], np.ndarray] | None:
+    """(bpps, values, yerr [2, n]) of the points of ``setting`` whose ``key`` has an interval."""
+    bpps, values, below, above = [], [], [], []
+    for point in setting["points"]:
+        interval = _interval(point, key)
+        if point.get("bpp_mean") is None or point.get(key) is None or interval is None:
+            continue
+        bpps.append(point["bpp_mean"])
+        values.append(point[key])
+        below.append(max(0.0, point[key] - interval[0]))  # a percentile interval may sit beside its value
+        above.append(max(0.0, interval[1] - point[key]))
+    return (bpps, values, np.array([below, above])) if bpps else None
+
+
 def rate_accuracy_figure(report: dict[str, Any], path: Path) -> None:
+    """Accuracy and AUC against bpp, each point with its 95 % interval as an error bar (the
+    uncompressed reference's as a grey band)."""
     figure = Figure(figsize=(11, 4.2), layout="constrained")
     reference = _reference_point(report)
     for axis, key, name in zip(figure.subplots(1, 2), ("accuracy", "auc"), ("accuracy (threshold 0)", "AUC")):
         for setting, bpps, values in _curves(report, key):
-            axis.plot(bpps, values, marker=MARKERS.get(setting["name"], "o"), label=setting["label"])
+            (line,) = axis.plot(bpps, values, marker=MARKERS.get(setting["name"], "o"), label=setting["label"])
+            bars = _error_bars(setting, key)
+            if bars is not None:
+                axis.errorbar(bars[0], bars[1], yerr=bars[2], fmt="none", ecolor=line.get_color(), elinewidth=1,
+                              capsize=3, alpha=0.7)
         if reference is not None and reference.get(key) is not None:
             axis.axhline(reference[key], color="black", linestyle="--", label="uncompressed (upper bound)")
+            interval = _interval(reference, key)
+            if interval is not None:
+                axis.axhspan(interval[0], interval[1], color="black", alpha=0.08, linewidth=0)
         axis.set_xlabel("bpp (measured file size)")
         axis.set_ylabel(name)
         axis.set_ylim(-0.02, 1.02)
         axis.grid(alpha=0.3)
     figure.axes[0].legend(fontsize=8, loc="lower right")
-    figure.suptitle(f"Detector {report['detector']['config']} against rate")
+    figure.suptitle(f"Detector {report['detector']['config']} against rate"
+                    + (" (bars: 95 % bootstrap intervals over images)" if report.get("confidence_intervals") else ""))
     _save(figure, path)
 
 

@@ -39,7 +39,7 @@ from forensiccodec.zoo import Manifest
 from .cache import CacheEntry, cache_entry, encoded_suffix
 from .features import FeatureExtractor, make_extractor
 from .frechet import frechet_distance
-from .metrics import summarise_point
+from .metrics import CONFIDENCE_INTERVALS, summarise_point
 from .produce import Producer, SettingUnavailable
 from .settings import CLASSIC, REFERENCE, Setting, select_settings, setting_by_name
 
@@ -234,6 +234,7 @@ class _Runner:
                         "samples": None if self.reference_features is None else int(self.reference_features.shape[0]),
                         "dimensions": None if self.reference_features is None else int(self.reference_features.shape[1])},
             "classic_matching": CLASSIC_MATCHING,
+            "confidence_intervals": CONFIDENCE_INTERVALS,
             "settings": [r for r in results if r["name"] in {s.name for s in selected}],
             "skipped": skipped,
             "encoded_this_run": self.producer.encode_count,

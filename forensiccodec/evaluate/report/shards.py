@@ -33,7 +33,7 @@ from forensiccodec.sharding import Shard
 
 from .cache import cache_entry, encoded_suffix
 from .frechet import frechet_distance
-from .metrics import summarise_point
+from .metrics import CONFIDENCE_INTERVALS, summarise_point
 
 if TYPE_CHECKING:
     from .run import EvalOptions
@@ -272,7 +272,7 @@ class _Merger:
             "n_synthetic": sum(s.records["n_synthetic"] for s in self.shards),
             "codec_config": first["codec_config"], "rates": first["rates"], "dist_rate": first["dist_rate"],
             "detector": first["detector"], "frechet": frechet, "classic_matching": CLASSIC_MATCHING,
-            "settings": settings, "skipped": first["skipped"],
+            "confidence_intervals": CONFIDENCE_INTERVALS, "settings": settings, "skipped": first["skipped"],
             "encoded_this_run": sum(s.records["encoded_this_run"] for s in self.shards),
             "merged_from": {"shards": len(self.shards),
                             "records": [os.path.relpath(s.path, self.out_dir) for s in self.shards]},

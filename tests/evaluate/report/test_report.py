@@ -53,6 +53,21 @@ def test_report_files_are_written(report: tuple[Path, dict]) -> None:
     assert point(data, "uncompressed")["frechet"] == pytest.approx(0.0, abs=1e-6)
 
 
+def test_accuracy_and_auc_come_with_their_95_percent_intervals(report: tuple[Path, dict]) -> None:
+    out_dir, data = report
+    assert data["confidence_intervals"]["level"] == 0.95 and data["confidence_intervals"]["resamples"] == 2000
+    for setting in data["settings"]:
+        for p in setting["points"]:
+            for key in ("accuracy", "auc", "real_accuracy", "synthetic_accuracy"):
+                low, high = p[f"{key}_ci"]
+                assert 0.0 <= low <= p[key] <= high <= 1.0, (setting["name"], key)
+    markdown = (out_dir / "report.md").read_text()
+    base = point(data, "base")
+    low, high = base["accuracy_ci"]
+    assert f"| {base['accuracy']:.3f} [{low:.3f}, {high:.3f}] |" in markdown
+    assert "stratified bootstrap over images (2000 resamples, seed 0)" in markdown
+
+
 def test_numbers_match_fcc_detect_info_and_psnr(report: tuple[Path, dict], weights_dir: Path) -> None:
     out_dir, data = report
     image = point(data, "base")["images"][0]

@@ -23,8 +23,9 @@ from forensiccodec.evaluate.report import produce
 
 SETTINGS = "uncompressed,base,jpeg"
 PATCHES = ["--patches", "8", "--top", "6"]
-POINT_NUMBERS = ("rate", "accuracy", "auc", "real_accuracy", "synthetic_accuracy", "n_real", "n_synthetic",
-                 "n_failed", "bpp_mean", "bpp_std", "psnr_mean", "weights")
+POINT_NUMBERS = ("rate", "accuracy", "auc", "real_accuracy", "synthetic_accuracy", "accuracy_ci", "auc_ci",
+                 "real_accuracy_ci", "synthetic_accuracy_ci", "n_real", "n_synthetic", "n_failed", "bpp_mean",
+                 "bpp_std", "psnr_mean", "weights")
 IMAGE_NUMBERS = ("file", "label", "bpp", "score", "psnr", "quality", "error")
 
 
@@ -43,6 +44,7 @@ def numbers(report: dict[str, Any]) -> dict[str, Any]:
     return {
         "n": (report["n_real"], report["n_synthetic"]), "rates": report["rates"], "detector": report["detector"],
         "frechet": {k: v for k, v in report["frechet"].items()}, "skipped": report["skipped"],
+        "confidence_intervals": report["confidence_intervals"],
         "settings": [
             (s["name"], [({k: p.get(k) for k in POINT_NUMBERS},
                           [{k: i.get(k) for k in IMAGE_NUMBERS} for i in p["images"]]) for p in s["points"]])
@@ -52,7 +54,8 @@ def numbers(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def assert_same_report(merged: dict[str, Any], whole: dict[str, Any]) -> None:
-    assert numbers(merged) == numbers(whole)
+    assert numbers(merged) == numbers(whole)  # the 95 % intervals too: seeded, over the sorted scores
+    assert all(p["accuracy_ci"] is not None for s in merged["settings"] for p in s["points"])
     distances = [[p["frechet"] for p in s["points"]] for s in merged["settings"]]
     expected = [[p["frechet"] for p in s["points"]] for s in whole["settings"]]
     assert distances == [[pytest.approx(d, rel=1e-6, abs=1e-9) for d in row] for row in expected]  # BLAS threads
@@ -94,6 +97,9 @@ def test_four_shards_merged_give_the_report_of_one_run(shared: Path, whole: dict
     merged = json.loads((shared / "report.json").read_text())
     assert_same_report(merged, whole)
     assert merged["merged_from"]["shards"] == 4
+    base = next(s for s in merged["settings"] if s["name"] == "base")["points"][0]
+    low, high = base["accuracy_ci"]
+    assert f"{base['accuracy']:.3f} [{low:.2f}–{high:.2f}]" in result.output  # the terminal table
     for name in ("report.md", "rate_accuracy.png", "score_distributions.png", "rate_distortion.png", "qualitative.png"):
         assert (shared / name).stat().st_size > 0, name
     base = next(s for s in merged["settings"] if s["name"] == "base")["points"][0]
