@@ -382,3 +382,37 @@ def test_round_trip_measures_psnr(tmp_path, store, make_image):
     assert 0 < report.psnr < math.inf
     again = api.round_trip(store.get("tiny", 4), store, source, tmp_path / "rt")  # replaces its own outputs
     assert again.psnr == report.psnr
+
+
+def test_detect_file_works_without_the_cli(tmp_path):
+    from labelled_detector import export_separating_detector, write_labelled_layout
+    from PIL import Image
+
+    from forensiccodec.detector.weights import load_detector
+
+    weights = tmp_path / "weights"
+    data = write_labelled_layout(tmp_path / "data", export_separating_detector(weights, n_patches=12, top_m=9),
+                                 splits=("test",))
+    detector = load_detector("tiny", weights)
+    image = data / "test" / "real" / "real-0.png"
+    report = api.detect_file(detector, image)
+    assert (report.n_patches, report.patches_used, report.config) == (12, 9, "tiny")
+    assert (report.width, report.height) == (110, 100) and report.heatmap is None
+    assert report.label == ("synthetic" if report.score > 0 else "real")
+    assert report.score == pytest.approx(detector.score_image(load_image(image).pixels).score)
+    assert set(report.to_json()) == {"input", "score", "label", "patches_used", "n_patches", "config", "width",
+                                     "height", "seconds", "heatmap"}
+
+    fewer = api.detect_file(detector, image, n_patches=8)  # the detector's own share: 6 of 8
+    assert (fewer.n_patches, fewer.patches_used) == (8, 6)
+    assert api.detect_file(detector, image, n_patches=8, top_m=2).patches_used == 2
+
+    heatmap = tmp_path / "maps" / "real-0.png"
+    heatmap.parent.mkdir()
+    with_map = api.detect_file(detector, image, heatmap=heatmap)
+    assert with_map.heatmap == str(heatmap) and Image.open(heatmap).size == (110, 100)
+    with pytest.raises(UsageError):
+        api.detect_file(detector, image, heatmap=heatmap)  # never overwritten unasked
+    api.detect_file(detector, image, heatmap=heatmap, overwrite=True)
+    with pytest.raises(UsageError):
+        api.detect_file(detector, image, heatmap=image, overwrite=True)  # never the input

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,23 +31,6 @@ synthetic. FILES may be images or folders of images.
 """
 
 
-@dataclass
-class DetectReport:
-    input: str
-    score: float
-    label: str
-    patches_used: int
-    n_patches: int
-    config: str
-    width: int
-    height: int
-    seconds: float
-    heatmap: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 def _heatmap_path(path: Path, heatmap: Path | None, heatmap_dir: Path | None) -> Path | None:
     if heatmap is not None:
         return heatmap
@@ -61,7 +42,8 @@ def _heatmap_path(path: Path, heatmap: Path | None, heatmap_dir: Path | None) ->
 @main.command(help=DETECT_HELP)
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--patches", "n_patches", type=click.IntRange(min=1), default=None, help="patches per image (default: the weights' own, 800)")
-@click.option("--top", "top_m", type=click.IntRange(min=1), default=None, help="average the top M patch scores (default 600)")
+@click.option("--top", "top_m", type=click.IntRange(min=1), default=None,
+              help="average the top M patch scores (default: the weights' own share of --patches, 600 of 800)")
 @click.option("--seed", type=int, default=0, show_default=True, help="patch positions; another seed gives a second opinion")
 @click.option("--config", "config_name", default="small", show_default=True, help="detector configuration (small, paper)")
 @click.option("--heatmap", type=click.Path(path_type=Path, dir_okay=False), default=None, help="write the patch scores over the image (one input only)")
@@ -71,13 +53,12 @@ def _heatmap_path(path: Path, heatmap: Path | None, heatmap_dir: Path | None) ->
 @shard_options
 @json_option
 @weights_dir_option
-def detect(inputs, n_patches, top_m, seed, config_name, heatmap, heatmap_dir, force, recursive, shard_spec, shard_count,
-           as_json, weights_dir) -> None:
+def detect(inputs, n_patches, top_m, seed, config_name, heatmap, heatmap_dir, force, recursive, shard_spec,
+           shard_count, as_json, weights_dir) -> None:
     from rich.table import Column, Table
 
+    from ..api import detect_file
     from ..detector.weights import load_detector
-    from ..files import atomic_output
-    from ..images import load_image
 
     if heatmap is not None and heatmap_dir is not None:
         raise UsageError("give --heatmap or --heatmap-dir, not both")
@@ -88,25 +69,12 @@ def detect(inputs, n_patches, top_m, seed, config_name, heatmap, heatmap_dir, fo
         heatmap_dir.mkdir(parents=True, exist_ok=True)
     files, problems = take_shard(shard_spec, shard_count, inputs, files, problems, as_json=as_json)
     detector = load_detector(config_name, weights_dir, seed=seed)
-    if n_patches is not None and top_m is None:
-        top_m = min(detector.top_m, max(1, round(n_patches * detector.top_m / detector.n_patches)))
 
-    def work(path: Path) -> DetectReport:
-        start = time.perf_counter()
-        image = load_image(path)
-        result = detector.score_image(image.pixels, n_patches=n_patches, top_m=top_m)
-        out = _heatmap_path(path, heatmap, heatmap_dir)
-        if out is not None:
-            with atomic_output(out, overwrite=force) as temporary:
-                detector.heatmap(image.pixels, result).save(temporary, format="PNG")
-        return DetectReport(
-            input=str(path), score=result.score, label=result.label,
-            patches_used=result.patches_used, n_patches=int(result.patch_scores.numel()),
-            config=config_name, width=image.info.width, height=image.info.height,
-            seconds=round(time.perf_counter() - start, 3), heatmap=str(out) if out is not None else None,
-        )
+    def work(path: Path) -> Any:
+        return detect_file(detector, path, n_patches=n_patches, top_m=top_m,
+                           heatmap=_heatmap_path(path, heatmap, heatmap_dir), overwrite=force)
 
-    def render(reports: list[DetectReport]) -> None:
+    def render(reports: list[Any]) -> None:
         table = Table("score", "label", "patches used", "seconds")
         table.columns.insert(0, Column("file", overflow="fold"))  # a forensic report shows whole paths
         for r in reports:

@@ -19,6 +19,7 @@ from torch import nn
 
 from forensiccodec.detector import patches as P
 from forensiccodec.detector.backbone import (
+    DETECTOR_CONFIGS,
     DetectorConfig,
     PatchClassifier,
     build_backbone,
@@ -30,10 +31,23 @@ SYNTHETIC_CLASS = 1
 PATCH_AGGREGATES = ("mean", "top")  # how score_batch turns patch logits into image logits
 
 
+def top_for(n_patches: int, n_default: int = P.N_PATCHES, top_default: int = P.TOP_M) -> int:
+    """How many of ``n_patches`` patch scores an image score averages when only the number of
+    patches is given: the same share as the defaults (``top_default`` of ``n_default``, 600 of
+    800 = 75 %), rounded, at least one and at most ``n_patches``.
+
+    The one rule for a default top-M: `fcc detect --patches N`, `fcc eval --patches N`,
+    :func:`load_detector` given ``n_patches`` alone, and the ``top`` training aggregate.
+    """
+    if n_patches < 1 or n_default < 1 or top_default < 1:
+        raise ValueError(f"patch counts must be positive, got {n_patches}, {n_default}, {top_default}")
+    return max(1, min(n_patches, round(n_patches * top_default / n_default)))
+
+
 def top_patch_count(k_patches: int) -> int:
     """How many of ``k_patches`` training patches the ``top`` aggregate averages: the share
-    of inference (``TOP_M`` of ``N_PATCHES``), at least one."""
-    return max(1, round(k_patches * P.TOP_M / P.N_PATCHES))
+    of inference (``TOP_M`` of ``N_PATCHES``), at least one (:func:`top_for`)."""
+    return top_for(k_patches)
 
 
 class PatchDetector(nn.Module):
@@ -60,6 +74,11 @@ class PatchDetector(nn.Module):
         self.patch_size = patch_size
         self.seed = seed
         self.chunk_size = chunk_size
+        self.config_name = backbone if isinstance(backbone, str) else _config_name(self.backbone)
+
+    def top_for(self, n_patches: int) -> int:
+        """The top-M for ``n_patches`` patches: this detector's own share (:func:`top_for`)."""
+        return top_for(n_patches, self.n_patches, self.top_m)
 
     # ---- analysis -------------------------------------------------------------------------
 
@@ -196,6 +215,11 @@ def render_heatmap(
     pixels = image.detach().float().cpu().clamp(0, 1).permute(1, 2, 0).numpy()
     blended = pixels * (1 - strength) + colour * strength
     return Image.fromarray(np.round(blended * 255).astype(np.uint8))
+
+
+def _config_name(backbone: PatchClassifier) -> str:
+    """The registered name of a backbone's configuration, or ``custom``."""
+    return next((name for name, config in DETECTOR_CONFIGS.items() if config == backbone.config), "custom")
 
 
 def _single_image(image: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,7 @@ from forensiccodec.detector.backbone import (
     build_backbone,
     resolve_config,
 )
-from forensiccodec.detector.model import PatchDetector
+from forensiccodec.detector.model import PatchDetector, top_for
 from forensiccodec.detector.official import (
     check_official_keys,
     load_official_state_dict,
@@ -134,9 +134,14 @@ def detector_from_file(path: Path, **detector_options: Any) -> PatchDetector:
     except RuntimeError as error:
         last_line = str(error).strip().splitlines()[-1].strip()
         raise WeightsError(f"{path}: weights do not fit the {metadata['config_name']} detector ({last_line})") from None
-    options = {"n_patches": int(metadata.get("n_patches", P.N_PATCHES)), "top_m": int(metadata.get("top_m", P.TOP_M))}
+    n_default, top_default = int(metadata.get("n_patches", P.N_PATCHES)), int(metadata.get("top_m", P.TOP_M))
+    options = {"n_patches": n_default, "top_m": top_default}
     options.update({key: value for key, value in detector_options.items() if value is not None})
-    return PatchDetector(backbone, **options).eval()
+    if detector_options.get("n_patches") is not None and detector_options.get("top_m") is None:
+        options["top_m"] = top_for(options["n_patches"], n_default, top_default)  # the weights' own share
+    detector = PatchDetector(backbone, **options).eval()
+    detector.config_name = metadata["config_name"]
+    return detector
 
 
 def load_detector(
@@ -145,7 +150,8 @@ def load_detector(
     """The registered detector of ``config_name``, refusing a file whose sha256 differs.
 
     ``detector_options`` (``n_patches``, ``top_m``, ``seed``, ``chunk_size``) override the
-    defaults stored with the weights.
+    defaults stored with the weights; ``n_patches`` alone averages the weights' own share of
+    them (`model.top_for`).
     """
     resolve_config(config_name)
     manifest = Manifest.load(weights_dir)

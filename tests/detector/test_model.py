@@ -5,7 +5,7 @@ import torch
 
 from forensiccodec.detector import DetectionResult, PatchDetector
 from forensiccodec.detector import patches as P
-from forensiccodec.detector.model import top_patch_count
+from forensiccodec.detector.model import top_for, top_patch_count
 from forensiccodec.errors import ImageError
 
 
@@ -113,3 +113,13 @@ def test_unknown_aggregate_is_refused(detector):
     with pytest.raises(ValueError, match="aggregate"):
         detector.score_batch(torch.rand(1, 3, 256, 256), k_patches=2, aggregate="max")
     assert top_patch_count(1) == 1
+
+
+def test_one_top_rule_keeps_the_share_of_the_defaults(detector):
+    assert [top_for(n) for n in (800, 200, 100, 8, 2, 1, 2000)] == [600, 150, 75, 6, 2, 1, 1500]
+    assert top_for(10, n_default=40, top_default=40) == 10  # never more than the patches drawn
+    assert all(top_patch_count(k) == top_for(k) for k in range(1, 100))
+    assert detector.top_for(8) == 6 and detector.top_for(40) == 30  # the detector's own 30 of 40
+    assert detector.config_name == "tiny" and PatchDetector(detector.backbone).config_name == "tiny"
+    with pytest.raises(ValueError):
+        top_for(0)

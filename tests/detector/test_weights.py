@@ -45,6 +45,10 @@ def test_export_registers_and_load_gives_the_same_scores(tmp_path: Path) -> None
     expected = PatchDetector(backbone, n_patches=40, top_m=30).score_image(image).score
     assert detector.score_image(image).score == pytest.approx(expected, abs=1e-6)
     assert load_detector("tiny", tmp_path, n_patches=10, seed=3).n_patches == 10
+    # --patches alone: the weights' own share of them (30 of 40), as `fcc detect` and `fcc eval` do
+    assert load_detector("tiny", tmp_path, n_patches=10).top_m == 8
+    assert load_detector("tiny", tmp_path, n_patches=10, top_m=4).top_m == 4
+    assert detector.config_name == "tiny"
 
 
 def test_export_keeps_metrics_of_the_same_weights_only_and_refuses_silent_replacement(tmp_path: Path) -> None:
