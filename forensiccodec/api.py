@@ -427,6 +427,7 @@ class DetectReport:
     height: int
     seconds: float
     heatmap: str | None = None
+    probability: float | None = None  # P(synthetic), where the weights have a fitted calibration
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -446,7 +447,8 @@ def detect_file(
     ``n_patches`` and ``top_m`` default to the detector's own; ``n_patches`` alone averages the
     detector's share of them (`PatchDetector.top_for`). ``heatmap``, if given, is where the patch
     scores painted over the image go (a PNG, written atomically; an existing file only with
-    ``overwrite``).
+    ``overwrite``). ``probability`` is the weights' calibrated P(synthetic) of the score, None
+    where the weights have no fitted calibration (`detector.probability`).
     """
     path = Path(path)
     if heatmap is not None:
@@ -463,7 +465,7 @@ def detect_file(
         input=str(path), score=result.score, label=result.label, patches_used=result.patches_used,
         n_patches=int(result.patch_scores.numel()), config=detector.config_name,
         width=image.info.width, height=image.info.height, seconds=round(time.perf_counter() - start, 3),
-        heatmap=str(heatmap) if heatmap is not None else None,
+        heatmap=str(heatmap) if heatmap is not None else None, probability=detector.probability_of(result.score),
     )
 
 

@@ -217,9 +217,9 @@ def export_codec(
     return entry
 
 
-# Measurements of one weights file (``metrics``): they never carry over to another file
-# registered under the same name.
-MEASUREMENT_KEYS = ("metrics",)
+# Measurements of one weights file (``metrics``, and a detector's fitted ``probability``): they
+# never carry over to another file registered under the same name.
+MEASUREMENT_KEYS = ("metrics", "probability")
 
 
 def carried_over_extra(manifest: Manifest, name: str, sha256: str) -> dict[str, Any]:

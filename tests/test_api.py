@@ -388,6 +388,7 @@ def test_detect_file_works_without_the_cli(tmp_path):
     from labelled_detector import export_separating_detector, write_labelled_layout
     from PIL import Image
 
+    from forensiccodec.detector.probability import PlattScaling
     from forensiccodec.detector.weights import load_detector
 
     weights = tmp_path / "weights"
@@ -397,19 +398,21 @@ def test_detect_file_works_without_the_cli(tmp_path):
     image = data / "test" / "real" / "real-0.png"
     report = api.detect_file(detector, image)
     assert (report.n_patches, report.patches_used, report.config) == (12, 9, "tiny")
-    assert (report.width, report.height) == (110, 100) and report.heatmap is None
+    assert (report.width, report.height) == (110, 100) and report.probability is None and report.heatmap is None
     assert report.label == ("synthetic" if report.score > 0 else "real")
     assert report.score == pytest.approx(detector.score_image(load_image(image).pixels).score)
     assert set(report.to_json()) == {"input", "score", "label", "patches_used", "n_patches", "config", "width",
-                                     "height", "seconds", "heatmap"}
+                                     "height", "seconds", "heatmap", "probability"}
 
     fewer = api.detect_file(detector, image, n_patches=8)  # the detector's own share: 6 of 8
     assert (fewer.n_patches, fewer.patches_used) == (8, 6)
     assert api.detect_file(detector, image, n_patches=8, top_m=2).patches_used == 2
 
+    detector.probability = PlattScaling(a=2.0, b=-0.5)
     heatmap = tmp_path / "maps" / "real-0.png"
     heatmap.parent.mkdir()
     with_map = api.detect_file(detector, image, heatmap=heatmap)
+    assert with_map.probability == pytest.approx(1 / (1 + math.exp(-(2.0 * with_map.score - 0.5))))
     assert with_map.heatmap == str(heatmap) and Image.open(heatmap).size == (110, 100)
     with pytest.raises(UsageError):
         api.detect_file(detector, image, heatmap=heatmap)  # never overwritten unasked

@@ -1,4 +1,4 @@
-"""`fcc detect`, `fcc train-detector` and `fcc demo-data` through click's test runner.
+"""`fcc detect`, `fcc calibrate-detector`, `fcc train-detector` and `fcc demo-data` through click's test runner.
 
 The commands are mounted on a throwaway group here (the cli package registers them on `fcc`), with a
 tiny detector exported to a temporary weights folder.
@@ -18,7 +18,7 @@ from PIL import Image
 
 from forensiccodec.cli.common import FccGroup
 from forensiccodec.cli.data import demo_data
-from forensiccodec.cli.detection import detect
+from forensiccodec.cli.detection import calibrate_detector, detect
 from forensiccodec.cli.training import train_detector
 from forensiccodec.detector import build_backbone
 from forensiccodec.detector.weights import export_detector
@@ -32,6 +32,7 @@ def fcc() -> None:
 
 
 fcc.add_command(detect)
+fcc.add_command(calibrate_detector)
 fcc.add_command(train_detector)
 fcc.add_command(demo_data)
 
@@ -186,3 +187,64 @@ def test_import_weights_detector_registers_the_paper_detector(tmp_path: Path) ->
     assert any(e.kind == "detector" and e.config_name == "paper" for e in Manifest.load(tmp_path / "w").entries.values())
     codec_without_quality = runner.invoke(main, ["import-weights", str(checkpoint), "--weights-dir", str(tmp_path / "w")])
     assert codec_without_quality.exit_code == 2 and "--quality" in codec_without_quality.output
+
+
+def _labelled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[str]]:
+    """A detector that separates a labelled set by construction, and that set's test split."""
+    from labelled_detector import export_separating_detector, write_labelled_layout
+
+    weights = tmp_path / "weights"
+    write_labelled_layout(tmp_path / "data", export_separating_detector(weights, n_patches=12, top_m=9))
+    monkeypatch.chdir(tmp_path)  # short paths: the table must not wrap them
+    return weights, ["data/test/real", "data/test/synthetic"]
+
+
+def test_detect_shows_the_calibrated_probability(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from forensiccodec.detector.weights import load_detector
+
+    weights, test_split = _labelled(tmp_path, monkeypatch)
+    # No fitted calibration yet: null in JSON, "–" in the table.
+    plain = _detect(*test_split, "--json", "--weights-dir", str(weights))
+    assert plain.exit_code == 0, plain.output
+    records = json.loads(plain.output)
+    assert len(records) == 4 and all(r["probability"] is None for r in records)
+    table = _detect(*test_split, "--weights-dir", str(weights))
+    assert table.exit_code == 0, table.output
+    assert "P(synthetic)" in table.output and "–" in table.output
+
+    calibrated = CliRunner().invoke(fcc, ["calibrate-detector", "--data", "data", "--config", "tiny",
+                                          "--weights-dir", str(weights)])
+    assert calibrated.exit_code == 0, calibrated.output
+    record = json.loads(calibrated.output)
+    assert record["probability"]["method"] == "platt" and record["probability"]["split"] == "val"
+    assert record["probability"]["a"] > 0 and (record["probability"]["n_real"], record["probability"]["n_synthetic"]) == (2, 2)
+    entry = json.loads((weights / "manifest.json").read_text())["weights"]["detector-tiny"]
+    assert entry["probability"] == record["probability"]
+
+    out = _detect(*test_split, "--json", "--weights-dir", str(weights))
+    assert out.exit_code == 0, out.output
+    records = json.loads(out.output)
+    detector = load_detector("tiny", weights)
+    for r in records:
+        assert 0.0 <= r["probability"] <= 1.0
+        assert r["probability"] == pytest.approx(detector.probability.probability(r["score"]))
+    ordered = sorted(records, key=lambda r: r["score"])
+    assert [r["probability"] for r in ordered] == sorted(r["probability"] for r in records)
+    table = _detect(*test_split, "--weights-dir", str(weights))
+    assert f"{records[0]['probability']:.3f}" in table.output
+
+
+def test_calibrate_detector_without_a_probability_split(tmp_path: Path) -> None:
+    from labelled_detector import export_separating_detector, write_labelled_layout
+
+    weights = tmp_path / "weights"
+    write_labelled_layout(tmp_path / "data", export_separating_detector(weights), splits=("train", "val"))
+    result = CliRunner().invoke(fcc, ["calibrate-detector", "--data", str(tmp_path / "data"), "--config", "tiny",
+                                      "--probability-split", "none", "--weights-dir", str(weights)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["probability"] is None
+    assert "probability" not in json.loads((weights / "manifest.json").read_text())["weights"]["detector-tiny"]
+    missing = CliRunner().invoke(fcc, ["calibrate-detector", "--data", str(tmp_path / "data"), "--config", "tiny",
+                                       "--probability-split", "test", "--weights-dir", str(weights)])
+    assert missing.exit_code == 1 and "test/" in missing.output
+

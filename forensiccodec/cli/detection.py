@@ -28,6 +28,12 @@ DETECT_HELP = """Say whether images are real photographs or synthetic (generated
 Each image is scored on N random 96x96 patches (the same patches every run for a given
 --seed); the score is the mean of the M highest patch scores, and a score above 0 means
 synthetic. FILES may be images or folders of images.
+
+\b
+P(synthetic) is the score as a probability: sigmoid(a*score + b), fitted on labelled
+images by `fcc calibrate-detector` and stored with the weights ("–", and null in --json,
+for weights without one). It holds for images like those it was fitted on, scored with
+the weights' own --patches.
 """
 
 
@@ -75,11 +81,12 @@ def detect(inputs, n_patches, top_m, seed, config_name, heatmap, heatmap_dir, fo
                            heatmap=_heatmap_path(path, heatmap, heatmap_dir), overwrite=force)
 
     def render(reports: list[Any]) -> None:
-        table = Table("score", "label", "patches used", "seconds")
+        table = Table("score", "P(synthetic)", "label", "patches used", "seconds")
         table.columns.insert(0, Column("file", overflow="fold"))  # a forensic report shows whole paths
         for r in reports:
             colour = "red" if r.label == "synthetic" else "green"
-            table.add_row(escape(r.input), f"{r.score:+.3f}", f"[{colour}]{r.label}[/{colour}]",
+            probability = "–" if r.probability is None else f"{r.probability:.3f}"
+            table.add_row(escape(r.input), f"{r.score:+.3f}", probability, f"[{colour}]{r.label}[/{colour}]",
                           f"{r.patches_used}/{r.n_patches}", f"{r.seconds:.2f}")
         stdout.print(table)
         for r in reports:
@@ -94,10 +101,14 @@ def detect(inputs, n_patches, top_m, seed, config_name, heatmap, heatmap_dir, fo
               help="a DIR/{train,val,test}/{real,synthetic} folder")
 @click.option("--config", "config_name", default="small", show_default=True)
 @click.option("--splits", default="train,val", show_default=True, help="splits to place the threshold on (never the test split you report)")
+@click.option("--probability-split", default="val", show_default=True,
+              help="split to fit P(synthetic) on (Platt scaling of the calibrated scores); 'none' fits none")
 @weights_dir_option
-def calibrate_detector(data: Path, config_name: str, splits: str, weights_dir: Path | None) -> None:
-    """Place the registered detector's threshold on labelled splits and register the result."""
+def calibrate_detector(data: Path, config_name: str, splits: str, probability_split: str, weights_dir: Path | None) -> None:
+    """Place the registered detector's threshold on labelled splits, fit the probability of its
+    scores (P(synthetic)) on one split, and register the result."""
     from ..detector.calibration import calibrate_registered
 
-    result = calibrate_registered(config_name, data, tuple(s for s in splits.split(",") if s), weights_dir)
+    result = calibrate_registered(config_name, data, tuple(s for s in splits.split(",") if s), weights_dir,
+                                  probability_split=None if probability_split in ("none", "") else probability_split)
     click.echo(json.dumps(result.to_json()))

@@ -11,13 +11,14 @@ score is the mean of patch class-1 logits, so every score moves down by exactly 
 ``fcc calibrate-detector --data DIR`` (`calibrate_registered`) scores the splits with the
 registered detector, writes the shifted weights back in place of the registered ones and records
 what it did in the manifest entry (measured metrics there are dropped, since they belonged to the
-old threshold).
+old threshold). It then fits the probability beside the score (`probability`: Platt scaling of
+the calibrated scores of the ``val`` split) and stores it in the same entry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ import torch
 from forensiccodec.detector.backbone import PatchClassifier
 from forensiccodec.detector.evaluation import evaluate_split
 from forensiccodec.detector.model import PatchDetector
+from forensiccodec.detector.probability import PlattScaling, fit_probability
 from forensiccodec.errors import UsageError
 from forensiccodec.manifest import detector_entry_name
 
@@ -34,7 +36,7 @@ SYNTHETIC_CLASS = 1
 
 @dataclass(frozen=True)
 class Calibration:
-    """Where the threshold went, and the evidence for it."""
+    """Where the threshold went, and the evidence for it (and the probability fitted after it)."""
 
     offset: float  # subtracted from every score; the old threshold in the new coordinates is 0
     splits: tuple[str, ...]
@@ -44,11 +46,14 @@ class Calibration:
     min_synthetic: float
     errors_at_zero: int  # mistakes on the calibration images before
     errors_at_offset: int  # and after
+    probability: PlattScaling | None = None  # fitted on the shifted scores (`calibrate_registered`)
 
     def to_json(self) -> dict:
         record = asdict(self)
         record["splits"] = list(self.splits)
-        return {key: round(value, 5) if isinstance(value, float) else value for key, value in record.items()}
+        record = {key: round(value, 5) if isinstance(value, float) else value for key, value in record.items()}
+        record["probability"] = self.probability.to_json() if self.probability is not None else None
+        return record
 
 
 def choose_threshold(real_scores: Sequence[float], synthetic_scores: Sequence[float]) -> float:
@@ -85,15 +90,12 @@ def shift_decision(backbone: PatchClassifier, offset: float) -> None:
         backbone.classifier.bias[SYNTHETIC_CLASS] -= offset
 
 
-def calibrate(detector: PatchDetector, data_dir: str | Path, splits: Sequence[str] = ("train", "val")) -> Calibration:
-    """Score ``splits`` of a real/synthetic folder with ``detector`` and choose the offset (the
-    detector itself is not changed; apply it with :func:`shift_decision`)."""
-    real: list[float] = []
-    synthetic: list[float] = []
-    for split in splits:
-        evaluation = evaluate_split(detector, data_dir, split)
-        real += evaluation.real_scores
-        synthetic += evaluation.synthetic_scores
+def _split_scores(detector: PatchDetector, data_dir: str | Path, split: str) -> tuple[list[float], list[float]]:
+    evaluation = evaluate_split(detector, data_dir, split)
+    return list(evaluation.real_scores), list(evaluation.synthetic_scores)
+
+
+def _calibration(real: list[float], synthetic: list[float], splits: Sequence[str]) -> Calibration:
     offset = choose_threshold(real, synthetic)
     return Calibration(
         offset=offset, splits=tuple(splits), n_real=len(real), n_synthetic=len(synthetic),
@@ -103,21 +105,60 @@ def calibrate(detector: PatchDetector, data_dir: str | Path, splits: Sequence[st
     )
 
 
+def calibrate(detector: PatchDetector, data_dir: str | Path, splits: Sequence[str] = ("train", "val")) -> Calibration:
+    """Score ``splits`` of a real/synthetic folder with ``detector`` and choose the offset (the
+    detector itself is not changed; apply it with :func:`shift_decision`)."""
+    real: list[float] = []
+    synthetic: list[float] = []
+    for split in splits:
+        split_real, split_synthetic = _split_scores(detector, data_dir, split)
+        real += split_real
+        synthetic += split_synthetic
+    return _calibration(real, synthetic, splits)
+
+
 def calibrate_registered(
     config_name: str, data_dir: str | Path, splits: Sequence[str] = ("train", "val"), weights_dir: Path | None = None,
+    probability_split: str | None = "val",
 ) -> Calibration:
-    """Calibrate the registered detector of ``config_name`` and register the shifted weights."""
-    from forensiccodec.detector.weights import export_detector, load_detector
+    """Calibrate the registered detector of ``config_name`` and register the shifted weights.
+
+    With a ``probability_split`` (default ``val``), also fit the Platt scaling of the shifted
+    scores into P(synthetic) on that split (`probability`) and store it in the manifest entry as
+    ``probability``, where `weights.load_detector` finds it. Each split is scored once. A fit
+    that fails (scores that do not rise with the class) stops the command before anything is
+    written. Without one, the entry keeps no probability when the weights change.
+    """
+    from forensiccodec.detector.weights import (
+        PROBABILITY_KEY,
+        export_detector,
+        load_detector,
+    )
     from forensiccodec.zoo import Manifest
 
     detector = load_detector(config_name, weights_dir)
-    result = calibrate(detector, data_dir, splits)
+    scores = {split: _split_scores(detector, data_dir, split)
+              for split in dict.fromkeys([*splits, *([probability_split] if probability_split else [])])}
+    real = [score for split in splits for score in scores[split][0]]
+    synthetic = [score for split in splits for score in scores[split][1]]
+    result = _calibration(real, synthetic, splits)
+    if probability_split:
+        # the registered weights score exactly `offset` lower (`shift_decision`): fit those scores
+        split_real, split_synthetic = scores[probability_split]
+        fitted = fit_probability(
+            [score - result.offset for score in split_real], [score - result.offset for score in split_synthetic],
+            split=probability_split, n_patches=detector.n_patches, top_m=detector.top_m,
+        )
+        result = replace(result, probability=fitted)
     shift_decision(detector.backbone, result.offset)
     manifest = Manifest.load(weights_dir)
     entry = manifest.entries[detector_entry_name(config_name)]
     history = list(entry.extra.get("calibrations", [])) + [{**result.to_json(), "data": str(data_dir)}]
+    extra: dict = {"calibrations": history}
+    if result.probability is not None:
+        extra[PROBABILITY_KEY] = result.probability.to_json()
     export_detector(
         detector.backbone, config_name=config_name, weights_dir=weights_dir,
-        n_patches=detector.n_patches, top_m=detector.top_m, extra={"calibrations": history}, overwrite=True,
+        n_patches=detector.n_patches, top_m=detector.top_m, extra=extra, overwrite=True,
     )
-    return result  # the shifted file drops the metrics measured at the old threshold (zoo.carried_over_extra)
+    return result  # the shifted file drops what was measured at the old threshold (zoo.carried_over_extra)

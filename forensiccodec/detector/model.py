@@ -25,6 +25,7 @@ from forensiccodec.detector.backbone import (
     build_backbone,
 )
 from forensiccodec.detector.patches import DetectionResult
+from forensiccodec.detector.probability import PlattScaling
 from forensiccodec.errors import ImageError
 
 SYNTHETIC_CLASS = 1
@@ -75,10 +76,17 @@ class PatchDetector(nn.Module):
         self.seed = seed
         self.chunk_size = chunk_size
         self.config_name = backbone if isinstance(backbone, str) else _config_name(self.backbone)
+        # Platt scaling of the score into P(synthetic), fitted on labelled images
+        # (`detector.probability`); the registry sets it from the weights' manifest entry.
+        self.probability: PlattScaling | None = None
 
     def top_for(self, n_patches: int) -> int:
         """The top-M for ``n_patches`` patches: this detector's own share (:func:`top_for`)."""
         return top_for(n_patches, self.n_patches, self.top_m)
+
+    def probability_of(self, score: float) -> float | None:
+        """P(synthetic) for an image score, or None when no probability was fitted for these weights."""
+        return None if self.probability is None else self.probability.probability(score)
 
     # ---- analysis -------------------------------------------------------------------------
 

@@ -3,7 +3,9 @@
 A detector file holds the patch classifier's state dict and, as metadata, ``kind=detector``,
 its configuration name and the scoring defaults it was measured with (patches drawn, top-M
 averaged). The manifest entry (kind ``detector``) names the file with its sha256, its training
-record and its measured metrics; a file whose sha256 differs from the manifest is refused.
+record, its measured metrics and the Platt scaling of its scores into P(synthetic)
+(``probability``, `detector.probability`); a file whose sha256 differs from the manifest is
+refused. Metrics and probability belong to one file: weights that change drop them.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from forensiccodec.detector.official import (
     check_official_keys,
     load_official_state_dict,
 )
+from forensiccodec.detector.probability import PlattScaling
 from forensiccodec.errors import WeightsError
 from forensiccodec.files import atomic_write_bytes
 from forensiccodec.manifest import detector_entry_name
@@ -38,6 +41,7 @@ from forensiccodec.zoo import (
 )
 
 DETECTOR_KIND = "detector"
+PROBABILITY_KEY = "probability"  # the manifest entry's Platt scaling of the scores (`detector.probability`)
 
 
 def find_detector_entry(manifest: Manifest, config_name: str) -> WeightsEntry:
@@ -151,12 +155,16 @@ def load_detector(
 
     ``detector_options`` (``n_patches``, ``top_m``, ``seed``, ``chunk_size``) override the
     defaults stored with the weights; ``n_patches`` alone averages the weights' own share of
-    them (`model.top_for`).
+    them (`model.top_for`). The detector's ``probability`` is the Platt scaling the manifest
+    entry records for these weights (`fcc calibrate-detector`), or None.
     """
     resolve_config(config_name)
     manifest = Manifest.load(weights_dir)
-    path, _ = verified_weights_file(manifest, find_detector_entry(manifest, config_name))
-    return detector_from_file(path, **detector_options)
+    entry = find_detector_entry(manifest, config_name)
+    path, _ = verified_weights_file(manifest, entry)
+    detector = detector_from_file(path, **detector_options)
+    detector.probability = PlattScaling.from_json(entry.extra.get(PROBABILITY_KEY), where=f"{entry.name} in {manifest.directory}")
+    return detector
 
 
 def import_official(path: str | Path, weights_dir: Path | None = None, overwrite: bool = False) -> WeightsEntry:
@@ -176,6 +184,7 @@ def describe_entry(entry: WeightsEntry) -> str:
 
 __all__ = [
     "DETECTOR_KIND",
+    "PROBABILITY_KEY",
     "describe_entry",
     "detector_entry_name",
     "detector_from_file",

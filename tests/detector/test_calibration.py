@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from labelled_detector import separating_backbone, write_labelled_layout
 
 from forensiccodec.detector import PatchDetector, build_backbone
 from forensiccodec.detector.calibration import (
@@ -18,6 +18,8 @@ from forensiccodec.detector.calibration import (
     count_errors,
     shift_decision,
 )
+from forensiccodec.detector.evaluation import evaluate_split
+from forensiccodec.detector.probability import fit_platt
 from forensiccodec.detector.weights import export_detector, load_detector
 from forensiccodec.errors import UsageError
 from forensiccodec.zoo import Manifest
@@ -54,22 +56,11 @@ def test_shift_moves_every_score_by_the_offset() -> None:
     assert np.allclose(after.patch_scores, np.asarray(before.patch_scores) - 0.75, atol=1e-5)
 
 
-def _layout(root: Path) -> Path:
-    rng = np.random.default_rng(0)
-    for split in ("train", "val"):
-        for label in ("real", "synthetic"):
-            folder = root / split / label
-            folder.mkdir(parents=True)
-            for index in range(2):
-                Image.fromarray(rng.integers(0, 256, size=(100, 110, 3), dtype=np.uint8)).save(folder / f"{index}.png")
-    return root
-
-
 def test_calibrate_registered_replaces_the_weights_and_records_why(tmp_path: Path) -> None:
-    data = _layout(tmp_path / "data")
+    backbone = separating_backbone()  # scores that a probability can be fitted to
+    data = write_labelled_layout(tmp_path / "data", backbone, splits=("train", "val"), n_patches=12, top_m=8)
     weights = tmp_path / "weights"
-    torch.manual_seed(1)
-    export_detector(build_backbone("tiny").eval(), config_name="tiny", weights_dir=weights, n_patches=12, top_m=8,
+    export_detector(backbone, config_name="tiny", weights_dir=weights, n_patches=12, top_m=8,
                     extra={"metrics": {"demo-test": {"accuracy": 0.5}}})
     old_sha = Manifest.load(weights).entries["detector-tiny"].sha256
     before = calibrate(load_detector("tiny", weights), data)
@@ -83,3 +74,50 @@ def test_calibrate_registered_replaces_the_weights_and_records_why(tmp_path: Pat
     again = calibrate(load_detector("tiny", weights), data)
     assert again.offset == pytest.approx(0.0, abs=1e-4)
     assert again.errors_at_zero == result.errors_at_offset
+
+    # The probability is fitted on val as the registered (shifted) weights score it, and loads with them.
+    assert entry["probability"] == result.probability.to_json()
+    assert entry["probability"]["split"] == "val" and entry["probability"]["n_real"] == 2
+    assert entry["calibrations"][0]["probability"] == entry["probability"]
+    registered = load_detector("tiny", weights)
+    val = evaluate_split(registered, data, "val")
+    a, b = fit_platt(val.real_scores, val.synthetic_scores)
+    assert registered.probability.a == pytest.approx(a, rel=1e-3)
+    assert registered.probability.b == pytest.approx(b, rel=1e-3, abs=1e-3)
+    assert registered.probability.a > 0 and abs(registered.probability.score_at_half) < 0.5
+
+
+def test_calibration_fits_the_probability_on_its_split_after_the_shift(tmp_path: Path, monkeypatch) -> None:
+    from forensiccodec.detector import calibration
+
+    weights = tmp_path / "weights"
+    torch.manual_seed(1)
+    export_detector(build_backbone("tiny").eval(), config_name="tiny", weights_dir=weights, n_patches=12, top_m=8)
+    scores = {"train": ([-3.0, -1.0], [2.0, 4.0]), "val": ([-2.0, 0.5, -4.0], [1.0, 6.0]), "test": ([9.0], [-9.0])}
+    scored: list[str] = []
+
+    def fake_scores(detector, data_dir, split):
+        scored.append(split)
+        return scores[split]
+
+    monkeypatch.setattr(calibration, "_split_scores", fake_scores)
+    result = calibrate_registered("tiny", tmp_path / "data", weights_dir=weights)
+    assert scored == ["train", "val"]  # val once, for the threshold and the probability
+    shifted_real = [s - result.offset for s in scores["val"][0]]
+    shifted_synthetic = [s - result.offset for s in scores["val"][1]]
+    assert (result.probability.a, result.probability.b) == pytest.approx(fit_platt(shifted_real, shifted_synthetic))
+    assert (result.probability.n_real, result.probability.n_synthetic) == (3, 2)
+    assert (result.probability.n_patches, result.probability.top_m) == (12, 8)
+    assert load_detector("tiny", weights).probability == result.probability
+
+    on_train = calibrate_registered("tiny", tmp_path / "data", splits=("val",), weights_dir=weights, probability_split="train")
+    assert on_train.probability.split == "train" and on_train.probability.n_real == 2
+    without = calibrate_registered("tiny", tmp_path / "data", weights_dir=weights, probability_split=None)
+    assert without.probability is None and without.to_json()["probability"] is None
+    assert without.offset != 0.0  # so the weights changed, and the earlier fit no longer holds
+    assert load_detector("tiny", weights).probability is None
+
+    before = Manifest.load(weights).entries["detector-tiny"].sha256
+    with pytest.raises(UsageError):  # scores that fall with the class: refused, nothing written
+        calibrate_registered("tiny", tmp_path / "data", weights_dir=weights, probability_split="test")
+    assert Manifest.load(weights).entries["detector-tiny"].sha256 == before
