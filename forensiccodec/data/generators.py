@@ -172,13 +172,15 @@ def train_generator(
     """Train ``model`` in place on random crops of ``images``: ``loss(batch)`` is the objective
     of one batch [B,3,S,S] in [0,1], with S drawn from ``config.crop_sizes`` (multiples of
     ``factor`` that fit the smallest image). Adam, cosine decay; crops depend only on ``seed``."""
-    smallest = min(min(image.shape[:2]) for image in images)
-    sizes = [s for s in config.crop_sizes if s % factor == 0 and s <= smallest]
+    largest = max(min(image.shape[:2]) for image in images)
+    sizes = [s for s in config.crop_sizes if s % factor == 0 and s <= largest]
     if not sizes:
         raise UsageError(
-            f"no crop size in {config.crop_sizes} is a multiple of {factor} and fits the smallest "
-            f"training image ({smallest} px)"
+            f"no crop size in {config.crop_sizes} is a multiple of {factor} and fits a training image "
+            f"(the largest is {largest} px on its shorter side)"
         )
+    # Crops of each size come from the images large enough for it.
+    fitting = {size: [image for image in images if min(image.shape[:2]) >= size] for size in sizes}
     rng = np.random.Generator(np.random.PCG64([seed, 0x6E6]))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     # Cosine decay to 5% of the rate: a short run still ends on small, stable steps.
@@ -190,7 +192,7 @@ def train_generator(
     start = time.perf_counter()
     for step in range(config.steps):
         size = sizes[int(rng.integers(len(sizes)))]
-        batch = sample_crops(images, rng, config.batch_size, size)
+        batch = sample_crops(fitting[size], rng, config.batch_size, size)
         value = loss(batch)
         optimizer.zero_grad(set_to_none=True)
         value.backward()

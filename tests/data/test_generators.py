@@ -11,6 +11,7 @@ from forensiccodec.data.generators import (
     reconstruction_loss,
     sample_crops,
     train_autoencoder,
+    train_generator,
 )
 from forensiccodec.errors import UsageError
 
@@ -83,6 +84,16 @@ def test_training_is_deterministic_and_reports_progress():
 def test_training_refuses_crops_that_fit_no_image():
     with pytest.raises(UsageError, match="no crop size"):
         train_autoencoder(UpsamplingAutoencoder("nearest", TINY), _images(), TrainingConfig(crop_sizes=(64,)), seed=0)
+
+
+def test_training_takes_each_crop_size_from_the_images_that_fit_it():
+    rng = np.random.default_rng(0)
+    small, large = rng.integers(0, 256, (20, 20, 3), dtype=np.uint8), rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    seen = []
+    model = UpsamplingAutoencoder("nearest", TINY)
+    report = train_generator(model, [small, large], TrainingConfig(steps=3, batch_size=2, crop_sizes=(32,)), seed=0,
+                             factor=4, name="n", loss=lambda batch: (seen.append(batch.shape), model(batch).mean())[1])
+    assert report.steps == 3 and all(shape[-1] == 32 for shape in seen)
 
 
 def test_sample_crops_and_reconstruct_shapes():
