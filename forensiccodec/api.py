@@ -16,7 +16,9 @@ A flagged file records which ``paper`` adapter weights wrote it (bitstream 1.1);
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -469,6 +471,40 @@ def detect_file(
     )
 
 
+def class_from_path(path: str | Path) -> str | None:
+    """``real`` or ``synthetic`` for an image in a folder of that name (the labelled layout
+    ``DIR/<split>/{real,synthetic}/``, `data.layout`), else None."""
+    from .data.layout import CLASSES
+
+    parent = Path(path).parent.name
+    return parent if parent in CLASSES else None
+
+
+def detect_summary(reports: Sequence[DetectReport], *, resamples: int | None = None) -> dict[str, Any]:
+    """How the detector did on the labelled files among ``reports`` (`class_from_path`):
+    accuracy at threshold 0, AUC and per-class accuracy, each with its 95 % bootstrap interval
+    over images (``<metric>_ci``: ``[low, high]``, None where undefined;
+    `detector.confidence.bootstrap_intervals`, seeded), and the counts. Files of neither
+    class count as ``n_unlabelled``; with no file of one class, the AUC is None."""
+    from .detector.confidence import DEFAULT_RESAMPLES, bootstrap_intervals
+    from .detector.evaluation import CI_METRICS
+
+    scores: dict[str | None, list[float]] = {"real": [], "synthetic": [], None: []}
+    for report in reports:
+        scores[class_from_path(report.input)].append(report.score)
+    resamples = DEFAULT_RESAMPLES if resamples is None else resamples
+    # sorted: the resamples depend on the scores, not on the order of the files
+    intervals = bootstrap_intervals(sorted(scores["real"]), sorted(scores["synthetic"]), resamples=resamples)
+    summary: dict[str, Any] = {"n_real": len(scores["real"]), "n_synthetic": len(scores["synthetic"]),
+                               "n_unlabelled": len(scores[None]), "threshold": 0.0}
+    for name in CI_METRICS:  # the names `fcc eval` reports them under
+        value = intervals[name].value
+        summary[name] = round(value, 5) if math.isfinite(value) else None
+        summary[f"{name}_ci"] = intervals[name].to_json()
+    summary["resamples"] = resamples
+    return summary
+
+
 __all__ = [
     "ADAPTER_CHOICES",
     "CODEC_CHOICES",
@@ -477,8 +513,10 @@ __all__ = [
     "DetectReport",
     "EncodeReport",
     "RoundTripReport",
+    "class_from_path",
     "decode_file",
     "detect_file",
+    "detect_summary",
     "encode_file",
     "file_info",
     "read_fcc_file",

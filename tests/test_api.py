@@ -419,3 +419,8 @@ def test_detect_file_works_without_the_cli(tmp_path):
     api.detect_file(detector, image, heatmap=heatmap, overwrite=True)
     with pytest.raises(UsageError):
         api.detect_file(detector, image, heatmap=image, overwrite=True)  # never the input
+
+    reports = [api.detect_file(detector, path) for path in sorted((data / "test").rglob("*.png"))]
+    summary = api.detect_summary(reports, resamples=200)
+    assert (summary["n_real"], summary["n_synthetic"], summary["auc"]) == (2, 2, 1.0)
+    assert api.class_from_path(image) == "real" and api.class_from_path(tmp_path / "x.png") is None

@@ -248,3 +248,37 @@ def test_calibrate_detector_without_a_probability_split(tmp_path: Path) -> None:
                                        "--probability-split", "test", "--weights-dir", str(weights)])
     assert missing.exit_code == 1 and "test/" in missing.output
 
+
+def test_detect_summarises_labelled_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from forensiccodec.detector.confidence import bootstrap_intervals
+
+    weights, test_split = _labelled(tmp_path, monkeypatch)
+    table = _detect(*test_split, "--weights-dir", str(weights))
+    assert table.exit_code == 0, table.output
+    assert "labelled: 2 real, 2 synthetic" in table.output and "AUC 1.000 [1.000, 1.000]" in table.output
+
+    plain = json.loads(_detect(*test_split, "--json", "--weights-dir", str(weights)).output)
+    assert len(plain) == 4 and all("input" in r for r in plain)  # the records alone, as before
+    out = _detect(*test_split, "--json", "--summary", "--weights-dir", str(weights))
+    assert out.exit_code == 0, out.output
+    *records, last = json.loads(out.output)
+    def without_time(rows: list[dict]) -> list[dict]:
+        return [{key: value for key, value in row.items() if key != "seconds"} for row in rows]
+
+    assert without_time(records) == without_time(plain) and list(last) == ["summary"]
+    summary = last["summary"]
+    real = [r["score"] for r in records if "/real/" in r["input"]]
+    synthetic = [r["score"] for r in records if "/synthetic/" in r["input"]]
+    expected = bootstrap_intervals(sorted(real), sorted(synthetic))
+    assert (summary["n_real"], summary["n_synthetic"], summary["n_unlabelled"]) == (2, 2, 0)
+    for name in ("accuracy", "auc", "real_accuracy", "synthetic_accuracy"):
+        assert summary[name] == pytest.approx(expected[name].value)
+        assert summary[f"{name}_ci"] == expected[name].to_json()
+    assert summary["auc"] == 1.0 and summary["threshold"] == 0.0
+
+    # unlabelled inputs: counted, and the summary says what it cannot measure
+    other = _image(tmp_path / "loose" / "c.png", 3)
+    mixed = json.loads(_detect(str(other), "data/test/real", "--json", "--summary", "--weights-dir", str(weights)).output)
+    assert mixed[-1]["summary"]["n_unlabelled"] == 1 and mixed[-1]["summary"]["auc"] is None
+    assert mixed[-1]["summary"]["auc_ci"] == [None, None]
+    assert "labelled" not in _detect(str(other), "--weights-dir", str(weights)).output

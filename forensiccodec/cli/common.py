@@ -230,8 +230,13 @@ def run_batch(
     describe: str,
     render: Callable[[list[Any]], None] | None = None,
     tiles: bool = False,
+    summarise: Callable[[list[Any]], Any] | None = None,
 ) -> list[tuple[Path, Any]]:
     """Run work() on every file with a progress bar; report per-file errors, then render the results.
+
+    With ``--json`` the output is a list: one record per file that worked, then one per failure
+    (``{"input", "error"}``), then what ``summarise(results)`` returns, if anything (a record
+    over the whole batch, e.g. ``{"summary": ...}``).
 
     With ``tiles``, work is called as ``work(path, on_tile)``; a large image coded in tiles calls
     ``on_tile(done, total)`` after each, which a second bar shows (on a terminal only).
@@ -280,6 +285,9 @@ def run_batch(
     if as_json:
         payload = [r.to_json() if hasattr(r, "to_json") else r for _, r in results]
         payload += [{"input": str(p), "error": m} for p, m, _ in failures]
+        summary = summarise([r for _, r in results]) if summarise is not None else None
+        if summary is not None:
+            payload.append(summary)
         click.echo(json.dumps(payload, indent=2))
     elif render is not None and results:
         render([r for _, r in results])

@@ -34,6 +34,12 @@ P(synthetic) is the score as a probability: sigmoid(a*score + b), fitted on labe
 images by `fcc calibrate-detector` and stored with the weights ("–", and null in --json,
 for weights without one). It holds for images like those it was fitted on, scored with
 the weights' own --patches.
+
+\b
+Images in folders named real/ and synthetic/ (DIR/<split>/{real,synthetic}) are
+labelled: the table view ends with their accuracy and AUC, each with a 95 % bootstrap
+interval over images; --summary adds the same numbers to --json as a last record,
+{"summary": {...}}, after the per-file records (with --shard: this shard's images).
 """
 
 
@@ -43,6 +49,13 @@ def _heatmap_path(path: Path, heatmap: Path | None, heatmap_dir: Path | None) ->
     if heatmap_dir is not None:
         return heatmap_dir / f"{path.stem}-heatmap.png"
     return None
+
+
+def _interval(summary: dict[str, Any], name: str) -> str:
+    value, (low, high) = summary[name], summary[f"{name}_ci"]
+    if value is None:
+        return "–"
+    return f"{value:.3f}" + (f" [{low:.3f}, {high:.3f}]" if low is not None else "")
 
 
 @main.command(help=DETECT_HELP)
@@ -56,14 +69,16 @@ def _heatmap_path(path: Path, heatmap: Path | None, heatmap_dir: Path | None) ->
 @click.option("--heatmap-dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="write <name>-heatmap.png for every input here")
 @click.option("--force", is_flag=True, help="overwrite existing heatmaps")
 @click.option("--recursive", "-r", is_flag=True, help="descend into sub-folders")
+@click.option("--summary", "with_summary", is_flag=True,
+              help="with --json: end with {\"summary\": ...}, accuracy and AUC of the images in real/ and synthetic/ folders")
 @shard_options
 @json_option
 @weights_dir_option
-def detect(inputs, n_patches, top_m, seed, config_name, heatmap, heatmap_dir, force, recursive, shard_spec,
+def detect(inputs, n_patches, top_m, seed, config_name, heatmap, heatmap_dir, force, recursive, with_summary, shard_spec,
            shard_count, as_json, weights_dir) -> None:
     from rich.table import Column, Table
 
-    from ..api import detect_file
+    from ..api import class_from_path, detect_file, detect_summary
     from ..detector.weights import load_detector
 
     if heatmap is not None and heatmap_dir is not None:
@@ -80,6 +95,9 @@ def detect(inputs, n_patches, top_m, seed, config_name, heatmap, heatmap_dir, fo
         return detect_file(detector, path, n_patches=n_patches, top_m=top_m,
                            heatmap=_heatmap_path(path, heatmap, heatmap_dir), overwrite=force)
 
+    def summarise(reports: list[Any]) -> dict[str, Any] | None:
+        return {"summary": detect_summary(reports)} if with_summary else None
+
     def render(reports: list[Any]) -> None:
         table = Table("score", "P(synthetic)", "label", "patches used", "seconds")
         table.columns.insert(0, Column("file", overflow="fold"))  # a forensic report shows whole paths
@@ -92,8 +110,15 @@ def detect(inputs, n_patches, top_m, seed, config_name, heatmap, heatmap_dir, fo
         for r in reports:
             if r.heatmap is not None:
                 stdout.print(f"heatmap: {escape(r.heatmap)}", highlight=False)
+        if any(class_from_path(r.input) is not None for r in reports):
+            summary = detect_summary(reports)
+            stdout.print(
+                f"labelled: {summary['n_real']} real, {summary['n_synthetic']} synthetic"
+                + (f" ({summary['n_unlabelled']} unlabelled)" if summary["n_unlabelled"] else "")
+                + f"; accuracy {_interval(summary, 'accuracy')}, AUC {_interval(summary, 'auc')}"
+                " (95 % bootstrap intervals)", highlight=False, soft_wrap=True)
 
-    run_batch(files, problems, work, as_json=as_json, describe="detecting", render=render)
+    run_batch(files, problems, work, as_json=as_json, describe="detecting", render=render, summarise=summarise)
 
 
 @main.command("calibrate-detector")
