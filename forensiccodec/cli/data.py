@@ -15,7 +15,8 @@ from .common import LibraryChoice, main, stderr, stdout
 @click.option("--max-side", type=int, default=768, show_default=True, help="downscale photographs to this longer side")
 @click.option("--source", "sources", type=LibraryChoice("forensiccodec.data.photos", "PHOTO_SOURCES"), multiple=True,
               help="where to take photographs from; repeat for several (default: python and wallpapers, the demo "
-                   "set's; the others add the photographs of more Debian packages, see docs/data.md; all: every source)")
+                   "set's; the others add the photographs of more Debian packages and PyPI wheels, see docs/data.md; "
+                   "outside: the ones no data set here uses, to check a detector on; all: every source)")
 def collect_photos(out_dir, debian, max_side, sources) -> None:
     """Gather real photographs that ship inside packages into OUT_DIR/{train,holdout}."""
     from ..data.photos import DEFAULT_SOURCES

