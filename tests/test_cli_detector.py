@@ -146,7 +146,7 @@ def test_demo_data_passes_its_options(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(demo, "build_demo_data", fake_build)
     result = CliRunner().invoke(fcc, ["demo-data", str(tmp_path / "out"), "--seed", "3", "--photos", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert calls["seed"] == 3 and calls["photos_dir"] == tmp_path and calls["out_dir"] == tmp_path / "out"
+    assert calls["seed"] == 3 and calls["photos_dir"] == [tmp_path] and calls["out_dir"] == tmp_path / "out"
     assert calls["settings"].paired is False and calls["settings"].tile_size == 256
     assert "counts table" in result.output and "2.0 MB" in result.output
 
@@ -166,6 +166,14 @@ def test_demo_data_passes_its_options(tmp_path: Path, monkeypatch: pytest.Monkey
     extra_val = CliRunner().invoke(fcc, ["demo-data", str(tmp_path / "out6"), "--extra-val-photos", str(tmp_path)])
     assert extra_val.exit_code == 0, extra_val.output
     assert calls["extra_val_photos_dir"] == tmp_path and calls["extra_train_photos_dir"] is None
+    assert calls["settings"].families == ("upsampling",)
+    families = CliRunner().invoke(fcc, ["demo-data", str(tmp_path / "out7"), "--families", "all",
+                                        "--photos", str(tmp_path), "--photos", str(tmp_path.parent)])
+    assert families.exit_code == 0, families.output
+    assert calls["settings"].families == ("upsampling", "deep-autoencoder", "vae", "diffusion", "codec")
+    assert calls["photos_dir"] == [tmp_path, tmp_path.parent]
+    two = CliRunner().invoke(fcc, ["demo-data", str(tmp_path / "out8"), "--families", "vae, codec"])
+    assert two.exit_code == 0 and calls["settings"].families == ("vae", "codec")
     missing = CliRunner().invoke(fcc, ["demo-data", str(tmp_path / "out5"), "--extra-train-photos", str(tmp_path / "no")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
 

@@ -110,7 +110,9 @@ def eval_command(merge_dirs, merge, data_dir, split, out_dir, settings, rates, d
 
     shard = resolve_shard(shard_spec, shard_count)
     if n_patches is not None and top_m is None:
-        top_m = max(1, round(n_patches * 0.75))  # the detector's default share (600 of 800)
+        from ..detector.model import top_for
+
+        top_m = top_for(n_patches)  # the same rule as fcc detect
     options = EvalOptions(
         data_dir=data_dir, out_dir=out_dir, split=split, settings=_names(settings), rates=_rates(rates),
         config_name=config_name, detector_config=detector_config, n_patches=n_patches, top_m=top_m,
