@@ -17,8 +17,9 @@ be measured with several families that differ in how they synthesise pixels:
   GDN transforms), trained for rate and distortion; its rounded-latent reconstruction is the
   re-synthesis that JPEG AI-style codecs apply to every image they store.
 
-Every generator is tiny and trains in well under a minute on one CPU core, so ``fcc demo-data``
-stays an offline, reproducible build.
+Every generator is small: the four of the other families train in about 11 minutes on one CPU
+core together (1,500 steps each), so ``fcc demo-data --families all`` stays an offline,
+reproducible build.
 """
 
 from __future__ import annotations
@@ -226,7 +227,7 @@ def _build_codec() -> nn.Module:
     return FactorizedPrior(32, 48)
 
 
-CODEC_LAMBDA = 0.01  # distortion weight (x 255^2 MSE) against bits per pixel: a mid-rate codec
+CODEC_LAMBDA = 0.05  # distortion weight (x 255^2 MSE) against bits per pixel: a high-rate codec
 
 
 def _codec_objective(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
@@ -256,22 +257,23 @@ def _upsampling_spec(design: str, config: GeneratorConfig, training: TrainingCon
 _OTHER_FAMILIES: dict[str, Callable[[], GeneratorSpec]] = {
     "deep-autoencoder": lambda: GeneratorSpec(
         name="deep-transposed4", family="deep-autoencoder", description=FAMILIES["deep-autoencoder"],
-        factor=DeepAutoencoder.factor, training=TrainingConfig(steps=400, learning_rate=2e-3),
+        factor=DeepAutoencoder.factor, training=TrainingConfig(steps=1500, batch_size=8, learning_rate=2e-3),
         build=DeepAutoencoder, objective=_mse_objective, synthesise=_run,
     ),
     "vae": lambda: GeneratorSpec(
         name="vae", family="vae", description=FAMILIES["vae"], factor=VariationalAutoencoder.factor,
-        training=TrainingConfig(steps=400, learning_rate=2e-3), build=VariationalAutoencoder,
+        training=TrainingConfig(steps=1500, batch_size=8, learning_rate=2e-3), build=VariationalAutoencoder,
         objective=_vae_objective, synthesise=_vae_synthesise,
     ),
     "diffusion": lambda: GeneratorSpec(
         name="diffusion", family="diffusion", description=FAMILIES["diffusion"], factor=IterativeDenoiser.factor,
-        training=TrainingConfig(steps=500, learning_rate=2e-3), build=IterativeDenoiser,
+        training=TrainingConfig(steps=1500, batch_size=8, learning_rate=2e-3), build=IterativeDenoiser,
         objective=_denoiser_objective, synthesise=_denoiser_synthesise,
     ),
     "codec": lambda: GeneratorSpec(
         name="codec", family="codec", description=FAMILIES["codec"], factor=16,
-        training=TrainingConfig(steps=500, crop_sizes=(128,), learning_rate=2e-3), build=_build_codec,
+        training=TrainingConfig(steps=1500, batch_size=8, crop_sizes=(128,), learning_rate=2e-3),
+        build=_build_codec,
         objective=_codec_objective, synthesise=_codec_synthesise,
     ),
 }
