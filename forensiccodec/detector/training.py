@@ -35,7 +35,12 @@ from forensiccodec.detector.backbone import build_backbone, resolve_config
 from forensiccodec.detector.evaluation import Evaluation, evaluate_files, labelled_files
 from forensiccodec.detector.model import PatchDetector
 from forensiccodec.images import load_image, to_uint8
-from forensiccodec.train.loop import TrainConfig, TrainingError, train_codec
+from forensiccodec.train.loop import (
+    TrainConfig,
+    TrainingError,
+    TrainResult,
+    train_codec,
+)
 from forensiccodec.train.scaffold import (
     refuse_to_replace,
     run_summary,
@@ -170,21 +175,12 @@ def train_detector(
     training record. ``init_from`` (a detector safetensors file) starts from trained weights
     instead of random ones.
     """
-    resolve_config(config_name)
-    if validate_every is not None and not validate:
-        raise TrainingError("validate_every needs validation switched on")
-    if export and not overwrite:
-        from forensiccodec.detector.weights import detector_entry_name
-
-        refuse_to_replace(detector_entry_name(config_name), weights_dir)
+    _check_options(config_name, validate, validate_every, export, overwrite, weights_dir)
     data_dir = Path(data_dir)
     train_samples = labelled_files(data_dir, "train")
     val_samples = labelled_files(data_dir, "val") if validate else []  # a missing split fails now, not at the end
     with training_processes(device) as context:
-        torch.manual_seed(seed)  # the same initial weights on every process
-        backbone = build_backbone(config_name)
-        if init_from is not None and not resume:
-            backbone.load_state_dict(_initial_weights(Path(init_from), config_name).state_dict())
+        backbone = _initial_backbone(config_name, seed, None if resume else init_from)
         dataset = RandomPatchDataset(train_samples, patches_per_image, jpeg_probability=jpeg_probability, seed=seed)
         checkpoint_dir = Path(checkpoint_dir or f"runs/detector-{config_name}")
         config = TrainConfig(
@@ -206,20 +202,51 @@ def train_detector(
         if not context.is_main:
             return summary
         if validation is not None:
-            summary["validation"] = validation.final(result.steps)
-            summary["validate_every"] = validate_every
-            summary["validation_history"] = result.validations
-            summary["best_validation"] = result.best_validation
-        backbone = backbone.cpu().eval()
+            summary.update(_validation_record(validation, result, validate_every))
         if export:
-            from forensiccodec.detector.weights import export_detector
-
-            entry = export_detector(
-                backbone, config_name=config_name, weights_dir=weights_dir,
-                extra={"training": summary}, overwrite=overwrite,
-            )
-            summary["exported"] = entry.file
+            summary["exported"] = _export(backbone.cpu().eval(), config_name, weights_dir, summary, overwrite)
         return summary
+
+
+def _check_options(config_name: str, validate: bool, validate_every: int | None, export: bool, overwrite: bool,
+                   weights_dir: Path | None) -> None:
+    """Refuse, before any data is read, settings that cannot make a run (and the --force rule)."""
+    resolve_config(config_name)
+    if validate_every is not None and not validate:
+        raise TrainingError("validate_every needs validation switched on")
+    if export and not overwrite:
+        from forensiccodec.detector.weights import detector_entry_name
+
+        refuse_to_replace(detector_entry_name(config_name), weights_dir)
+
+
+def _initial_backbone(config_name: str, seed: int, init_from: str | Path | None) -> torch.nn.Module:
+    """A fresh backbone, the same on every process, with ``init_from``'s trained weights if given."""
+    torch.manual_seed(seed)  # the same initial weights on every process
+    backbone = build_backbone(config_name)
+    if init_from is not None:
+        backbone.load_state_dict(_initial_weights(Path(init_from), config_name).state_dict())
+    return backbone
+
+
+def _validation_record(validation: ValSplitValidation, result: TrainResult, validate_every: int | None) -> dict[str, Any]:
+    """The summary's validation fields: the last one in full, the history and the best by AUC."""
+    return {
+        "validation": validation.final(result.steps),
+        "validate_every": validate_every,
+        "validation_history": result.validations,
+        "best_validation": result.best_validation,
+    }
+
+
+def _export(backbone: torch.nn.Module, config_name: str, weights_dir: Path | None, summary: dict[str, Any],
+            overwrite: bool) -> str:
+    """Register the trained detector, its summary as the training record; returns the file's name."""
+    from forensiccodec.detector.weights import export_detector
+
+    entry = export_detector(backbone, config_name=config_name, weights_dir=weights_dir,
+                            extra={"training": summary}, overwrite=overwrite)
+    return entry.file
 
 
 class ValSplitValidation:

@@ -41,7 +41,12 @@ from forensiccodec.train.forensic_objective import (
     ForensicCodecPass,
     ForensicLoss,
 )
-from forensiccodec.train.loop import TrainConfig, TrainingError, train_codec
+from forensiccodec.train.loop import (
+    TrainConfig,
+    TrainingError,
+    TrainResult,
+    train_codec,
+)
 from forensiccodec.train.scaffold import (
     refuse_to_replace,
     run_summary,
@@ -207,22 +212,15 @@ def train_forensic(
 ) -> dict[str, Any]:
     """Train one placement at one rate point; returns a JSON-able summary (and registers the
     result when ``export``)."""
-    from forensiccodec.detector.weights import load_detector
-    from forensiccodec.zoo import load_codec
-
     _check_options(placement, config_name, lambda_scale, workers, ema_decay, validate_every, keep_best, init_from)
     quality = rate_point.quality
     lmbda = rate_point.lmbda if lmbda is None else lmbda
-    loss_lambda = lmbda * lambda_scale
     name = entry_name(config_name, quality, placement)
     if export and not force:
         refuse_to_replace(name, weights_dir)
-    train_samples = scan_split(data, "train")
-    val_samples = scan_split(data, "val") if (Path(data) / "val").is_dir() else []
-    if validate_every is not None and not val_samples:
-        raise UsageError(f"--validate-every needs a val/ split in {data}")
-
+    train_samples, val_samples = _labelled_splits(Path(data), validate_every)
     checkpoint_dir = Path(checkpoint_dir or f"runs/{name}")
+    record = {"placement": placement, "quality": quality, "lambda": lmbda, "lambda_scale": lambda_scale}
     config = TrainConfig(
         steps=steps, epochs=None if steps is not None else epochs, batch_size=batch_size, lr=lr,
         warmup_steps=warmup_steps, ema_decay=ema_decay, lr_milestones=(0.6,), lr_gamma=0.5, crop_size=crop_size,
@@ -231,50 +229,98 @@ def train_forensic(
         validation_metric="accuracy", validation_higher_is_better=True,
         # a fine-tune's starting adapters compete with its later steps for --keep-best
         validate_at_start=init_from is not None and validate_every is not None,
-        extra={"objective": "forensic", "placement": placement, "quality": quality, "lambda": lmbda,
-               "lambda_scale": lambda_scale, "init_from": init_from,
+        extra={"objective": "forensic", **record, "init_from": init_from,
                "config_name": config_name, "detector": detector_config, "k_patches": k_patches,
                "patch_aggregate": patch_aggregate, "data": str(data)},
     )
     with training_processes(device) as context:
+        models = _ForensicModels.load(config_name, quality, detector_config, placement, init_from, weights_dir,
+                                     k_patches=k_patches, patch_aggregate=patch_aggregate)
+        dataset = LabelledCropDataset(train_samples, crop_size, seed=seed)
+        validation = SplitValidation(models.model, val_samples, val_patches, val_top) if val_samples else None
+        best = _best_weights(validation, models.codec, models.trainable, checkpoint_dir, resume) if keep_best else None
+        started = time.monotonic()
+        result = train_codec(models.model, dataset, ForensicLoss(lmbda * lambda_scale), config,
+                             trainable_parameters=models.trainable, context=context, validate=best or validation)
+        kept = best.restore() if best is not None and context.is_main else None
+        models.check_frozen(placement)
+        summary: dict[str, Any] = {
+            **record, **run_summary(result, context),
+            "epochs": round(result.steps * batch_size * context.world_size / len(dataset), 2),
+            "batch_size": batch_size, "crop_size": crop_size,
+            "k_patches": k_patches, "patch_aggregate": patch_aggregate, "lr": lr, "ema_decay": ema_decay,
+            **models.summary(result, kept, weights_dir),
+            "wall_seconds": round(time.monotonic() - started, 1), "data": str(data),
+        }
+        if context.is_main and export:
+            summary["exported"] = _export(models.codec.eval(), placement, config_name, quality, weights_dir, summary, force)
+        return summary
+
+
+@dataclass
+class _ForensicModels:
+    """What one forensic run trains and what must stay as it was: the trainable copy of the
+    registered base codec, the registered detector, and their weights before training."""
+
+    codec: TIC
+    trainable: list[nn.Parameter]
+    detector: PatchDetector
+    detector_config: str
+    model: ForensicCodecPass
+    base_sha256: str
+    base_state: dict[str, torch.Tensor]
+    detector_state: dict[str, torch.Tensor]
+    initial: InitialAdapters | None
+
+    @classmethod
+    def load(cls, config_name: str, quality: int, detector_config: str, placement: str, init_from: str | None,
+             weights_dir: Path | None, *, k_patches: int, patch_aggregate: str) -> _ForensicModels:
+        """The registered base codec and detector, the placement's trainable copy (started from
+        ``init_from``'s adapters if given), and copies of the weights that must not change."""
+        from forensiccodec.detector.weights import load_detector
+        from forensiccodec.zoo import load_codec
+
         base = load_codec(config_name, quality, weights_dir)
         detector: PatchDetector = load_detector(detector_config, weights_dir)
         codec, trainable = build_trainable_codec(base.model, placement)
         initial = start_from_adapters(codec, init_from, placement, base.sha256, weights_dir) if init_from else None
-        base_state = {k: v.clone() for k, v in base.model.state_dict().items()}
-        detector_state = {k: v.clone() for k, v in detector.state_dict().items()}
-        model = ForensicCodecPass(codec, detector, k_patches, patch_aggregate)
-        dataset = LabelledCropDataset(train_samples, crop_size, seed=seed)
-        validation = SplitValidation(model, val_samples, val_patches, val_top) if val_samples else None
-        best = _best_weights(validation, codec, trainable, checkpoint_dir, resume) if keep_best else None
-        started = time.monotonic()
-        result = train_codec(model, dataset, ForensicLoss(loss_lambda), config, trainable_parameters=trainable,
-                             context=context, validate=best or validation)
-        kept = best.restore() if best is not None and context.is_main else None
-        model = model.cpu()
-        changed = frozen_weights_changed(detector_state, detector)
+        return cls(
+            codec=codec, trainable=trainable, detector=detector, detector_config=detector_config,
+            model=ForensicCodecPass(codec, detector, k_patches, patch_aggregate), base_sha256=base.sha256,
+            base_state={k: v.clone() for k, v in base.model.state_dict().items()},
+            detector_state={k: v.clone() for k, v in detector.state_dict().items()}, initial=initial,
+        )
+
+    def check_frozen(self, placement: str) -> None:
+        """Back on the CPU, refuse to go on if the detector (or, for adapters, the base codec)
+        changed in training, bit for bit."""
+        self.model.cpu()
+        changed = frozen_weights_changed(self.detector_state, self.detector)
         if placement != "full":
-            changed += frozen_weights_changed(base_state, codec)
+            changed += frozen_weights_changed(self.base_state, self.codec)
         if changed:
             raise TrainingError(f"frozen weights changed in training (first: {changed[0]}); refusing to export")
-        summary: dict[str, Any] = {
-            "placement": placement, "quality": quality, "lambda": lmbda, "lambda_scale": lambda_scale,
-            **run_summary(result, context),
-            "epochs": round(result.steps * batch_size * context.world_size / len(dataset), 2),
-            "batch_size": batch_size, "crop_size": crop_size,
-            "k_patches": k_patches, "patch_aggregate": patch_aggregate, "lr": lr, "ema_decay": ema_decay,
-            "seconds_per_step": round(result.seconds / max(model.passes, 1), 3),  # this run's steps only
-            "trainable_parameters": sum(p.numel() for p in trainable),
+
+    def summary(self, result: TrainResult, kept: dict[str, Any] | None, weights_dir: Path | None) -> dict[str, Any]:
+        """The summary's fields about the trained and frozen models."""
+        return {
+            "seconds_per_step": round(result.seconds / max(self.model.passes, 1), 3),  # this run's steps only
+            "trainable_parameters": sum(p.numel() for p in self.trainable),
             "validation": result.validations[-1] if result.validations else None,
             "kept_validation": kept,  # --keep-best: the validation whose weights are exported
-            "init_from": initial.record if initial is not None else None,
-            "base_sha256": base.sha256, "detector": detector_config,
-            "detector_sha256": _registered_sha(detector_entry_name(detector_config), weights_dir),
-            "wall_seconds": round(time.monotonic() - started, 1), "data": str(data),
+            "init_from": self.initial.record if self.initial is not None else None,
+            "base_sha256": self.base_sha256, "detector": self.detector_config,
+            "detector_sha256": _registered_sha(detector_entry_name(self.detector_config), weights_dir),
         }
-        if context.is_main and export:
-            summary["exported"] = _export(codec.eval(), placement, config_name, quality, weights_dir, summary, force)
-        return summary
+
+
+def _labelled_splits(data: Path, validate_every: int | None) -> tuple[list[tuple[Path, int]], list[tuple[Path, int]]]:
+    """The train split's labelled images and the val split's (none without a val/ folder)."""
+    train_samples = scan_split(data, "train")
+    val_samples = scan_split(data, "val") if (data / "val").is_dir() else []
+    if validate_every is not None and not val_samples:
+        raise UsageError(f"--validate-every needs a val/ split in {data}")
+    return train_samples, val_samples
 
 
 def _best_weights(validation: SplitValidation | None, codec: TIC, trainable: list[nn.Parameter], checkpoint_dir: Path,
