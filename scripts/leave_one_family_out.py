@@ -65,6 +65,8 @@ def _train(view: Path, run_dir: Path, args: argparse.Namespace) -> Path:
         "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--lr", str(args.lr),
         "--seed", str(args.seed), "--checkpoint-dir", str(run_dir / "checkpoints"),
         "--weights-dir", str(run_dir / "weights"), "--force",
+        # the closing validation scores every val image: as few patches as the test uses
+        "--val-patches", str(args.patches), "--val-top", str(args.top),
     ]
     if (run_dir / "checkpoints" / "last.pt").is_file():
         command.append("--resume")
