@@ -50,6 +50,7 @@ from .retired import (
     find_retired_by_sha256,
     retire,
 )
+from .state_dicts import check_fit
 from .zoo import (
     LEGACY_CODING_BUFFERS,
     TABLES_PREFIX,
@@ -266,10 +267,7 @@ def initial_adapters(
     wanted = {k: v for k, v in tensors.items() if k.startswith(placement_prefixes(placement))}
     if not any(k.startswith(DECODER_PREFIX) for k in wanted):
         raise WeightsError(f"--init-from {source}: holds no decoder adapters")
-    expected = reference.state_dict()
-    misfit = [k for k, v in wanted.items() if k not in expected or expected[k].shape != v.shape]
-    if misfit:
-        raise WeightsError(f"--init-from {source}: {len(misfit)} tensors do not fit this codec (first: {misfit[0]})")
+    check_fit(reference, wanted, f"--init-from {source}: its adapters do not fit this codec", partial=True)
     return InitialAdapters(
         tensors=wanted,
         shifted_window_mask=metadata.get("shifted_window_mask") != "false",
@@ -381,10 +379,8 @@ def import_adapt_icmh(
             )
     model = TIC(get_config(config_name), adapters=True)
     expected = model.state_dict()
-    wrong = [k for k in expected if k.startswith((ENCODER_PREFIX, DECODER_PREFIX)) and k not in adapter_state]
-    wrong += [k for k in adapter_state if k not in expected or adapter_state[k].shape != expected[k].shape]
-    if wrong:
-        raise WeightsError(f"{path}: its adapters do not fit the {config_name} TIC_SFMA: {len(wrong)} missing or misshapen (first: {wrong[0]})")
+    adapters_expected = {k: v for k, v in expected.items() if k.startswith((ENCODER_PREFIX, DECODER_PREFIX))}
+    check_fit(adapters_expected, adapter_state, f"{path}: its adapters do not fit the {config_name} TIC_SFMA")
     base_state = {k: v for k, v in registered.items() if not k.startswith(TABLES_PREFIX)}
     model.load_state_dict({**expected, **base_state, **adapter_state})
     model.set_shifted_window_mask(False)

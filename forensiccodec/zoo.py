@@ -37,6 +37,7 @@ from .manifest import (
     sha256_of_file,
 )
 from .rate_points import RatePoint, rate_point_for_quality
+from .state_dicts import check_fit
 
 TABLES_PREFIX = "tables."
 LEGACY_CODING_BUFFERS = ("._offset", "._quantized_cdf", "._cdf_length", ".scale_table")
@@ -108,21 +109,8 @@ def build_codec(
     model = TIC(config, adapters=adapters)
     state = {k: v for k, v in tensors.items() if not k.startswith(TABLES_PREFIX)}
     expected = model.state_dict()
-    missing = [k for k in expected if k not in state and expected[k].numel() > 0]
-    unexpected = [k for k in state if k not in expected]
-    if missing or unexpected:
-        raise WeightsError(
-            f"weights do not fit the {config} model: {len(missing)} missing and {len(unexpected)} unexpected"
-            f" tensors (first: {(missing + unexpected)[0]})"
-        )
-    for key, value in expected.items():
-        if key not in state:
-            state[key] = value
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        first_line = str(error).strip().splitlines()[-1].strip()
-        raise WeightsError(f"weights do not fit the model: {first_line}") from None
+    check_fit(expected, state, f"weights do not fit the {config} model")
+    model.load_state_dict({**expected, **state}, strict=True)
     model.eval()
     tables = EntropyTables.from_tensors(
         {k: v for k, v in tensors.items() if k.startswith(TABLES_PREFIX)}
@@ -265,17 +253,8 @@ def import_transtic(path: Path, quality: int, weights_dir: Path | None = None, o
     expected = model.state_dict()
     if "g_a0.weight" not in state or "entropy_bottleneck.quantiles" not in state:
         raise WeightsError(f"{path}: not a TransTIC TIC_hp checkpoint (missing g_a0.weight / entropy_bottleneck)")
-    missing = [k for k in expected if k not in state and expected[k].numel() > 0]
-    unexpected = [k for k in state if k not in expected]
-    if missing or unexpected:
-        raise WeightsError(
-            f"{path}: keys do not match TIC_hp(N=128, M=192): {len(missing)} missing, {len(unexpected)}"
-            f" unexpected (first: {(missing + unexpected)[0]})"
-        )
-    try:
-        model.load_state_dict({**expected, **state}, strict=True)
-    except RuntimeError as error:
-        raise WeightsError(f"{path}: shapes do not match TIC_hp(N=128, M=192) ({str(error).splitlines()[-1].strip()})") from None
+    check_fit(expected, state, f"{path}: tensors do not match TIC_hp(N=128, M=192)")
+    model.load_state_dict({**expected, **state}, strict=True)
     return export_codec(
         model,
         config_name="paper",

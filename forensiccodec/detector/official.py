@@ -17,6 +17,7 @@ import torch
 
 from forensiccodec.detector.backbone import build_backbone
 from forensiccodec.errors import WeightsError
+from forensiccodec.state_dicts import check_fit
 
 DATA_PARALLEL_PREFIX = "module."
 
@@ -47,20 +48,10 @@ def load_official_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def check_official_keys(state_dict: dict[str, torch.Tensor]) -> None:
-    """Raise :class:`WeightsError` unless ``state_dict`` has exactly the ``paper`` model's keys
-    and shapes (the public detector's EfficientNet-B4 with a [2, 1792] classifier)."""
-    expected = _paper_shapes()
-    missing = sorted(set(expected) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(expected))
-    wrong_shape = sorted(
-        key for key in set(expected) & set(state_dict) if tuple(state_dict[key].shape) != expected[key]
-    )
-    if missing or unexpected or wrong_shape:
-        problems = []
-        for name, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong_shape)):
-            if keys:
-                problems.append(f"{len(keys)} {name} (e.g. {keys[0]})")
-        raise WeightsError("not the public EfficientNet-B4 detector: " + "; ".join(problems))
+    """Raise :class:`WeightsError` unless ``state_dict`` has the ``paper`` model's keys and shapes
+    (the public detector's EfficientNet-B4 with a [2, 1792] classifier), as `state_dicts.check_fit`
+    judges them."""
+    check_fit(_paper_shapes(), state_dict, "not the public EfficientNet-B4 detector")
 
 
 @lru_cache(maxsize=1)

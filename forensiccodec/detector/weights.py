@@ -32,6 +32,7 @@ from forensiccodec.detector.probability import PlattScaling
 from forensiccodec.errors import WeightsError
 from forensiccodec.files import atomic_write_bytes
 from forensiccodec.manifest import detector_entry_name
+from forensiccodec.state_dicts import check_fit
 from forensiccodec.zoo import (
     Manifest,
     WeightsEntry,
@@ -133,11 +134,8 @@ def detector_from_file(path: Path, **detector_options: Any) -> PatchDetector:
     """Build a :class:`PatchDetector` (eval mode) from a detector file; no manifest check."""
     tensors, metadata = read_detector_file(path)
     backbone = build_backbone(metadata["config_name"])
-    try:
-        backbone.load_state_dict(tensors, strict=True)
-    except RuntimeError as error:
-        last_line = str(error).strip().splitlines()[-1].strip()
-        raise WeightsError(f"{path}: weights do not fit the {metadata['config_name']} detector ({last_line})") from None
+    check_fit(backbone, tensors, f"{path}: weights do not fit the {metadata['config_name']} detector")
+    backbone.load_state_dict(tensors, strict=True)
     n_default, top_default = int(metadata.get("n_patches", P.N_PATCHES)), int(metadata.get("top_m", P.TOP_M))
     options = {"n_patches": n_default, "top_m": top_default}
     options.update({key: value for key, value in detector_options.items() if value is not None})

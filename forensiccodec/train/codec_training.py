@@ -20,6 +20,7 @@ from ..data.crops import RandomCropDataset, images_at_least, list_images
 from ..errors import UsageError, WeightsError
 from ..manifest import codec_entry_name
 from ..rate_points import rate_point_for_quality
+from ..state_dicts import check_fit
 from .holdout_validation import HoldoutRateDistortion
 from .loop import TrainConfig, train_codec
 from .rate_distortion import RateDistortionLoss
@@ -44,13 +45,8 @@ def load_initial_weights(model: TIC, path: Path) -> None:
     except Exception as error:  # noqa: BLE001 (safetensors raises several types for a bad file)
         raise WeightsError(f"{path}: not a safetensors weights file ({error})") from None
     state = {k: v for k, v in tensors.items() if not k.startswith("tables.")}
-    expected = model.state_dict()
-    for key, value in expected.items():
-        state.setdefault(key, value)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        raise WeightsError(f"{path}: does not fit the model ({str(error).splitlines()[-1].strip()})") from None
+    check_fit(model, state, f"{path}: does not fit the model", partial=True)
+    model.load_state_dict({**model.state_dict(), **state}, strict=True)
 
 
 def save_state(model: TIC, path: Path, metadata: dict[str, str]) -> None:

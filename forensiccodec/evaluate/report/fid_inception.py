@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torchvision.models.inception import Inception3, InceptionA, InceptionC, InceptionE
 
 from forensiccodec.errors import WeightsError
+from forensiccodec.state_dicts import check_fit
 
 FID_CLASSES = 1008
 FID_SIZE = 299
@@ -86,11 +87,8 @@ def load_fid_inception(path: Path) -> Inception3:
     if not isinstance(state, dict):
         raise WeightsError(f"{path}: not a state dict")
     net = fid_inception()
-    try:
-        net.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        last = str(error).strip().splitlines()[-1].strip()
-        raise WeightsError(f"{path}: not the FID Inception weights (pt_inception-2015-12-05-*.pth): {last}") from None
+    check_fit(net, state, f"{path}: not the FID Inception weights (pt_inception-2015-12-05-*.pth)")
+    net.load_state_dict(state, strict=True)
     return net
 
 
