@@ -7,7 +7,10 @@ What ``load_state_dict`` itself accepts is accepted here too:
 - tensors the model holds empty (the entropy models' table placeholders, `codec.entropy_models`)
   resize on loading: they may be absent from the state dict and may have any shape there;
 - batch-norm ``num_batches_tracked`` counters may be absent (torch fills them in when loading a
-  plain dict).
+  plain dict);
+- a module that renames keys when loading (`codec.tic.TIC`: TransTIC's entropy-bottleneck names,
+  ``module.`` prefixes) says so with a method ``loadable_state_dict(state) -> state``, and the
+  state is checked as it will be loaded.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ def misfits(model: Expected, state: Mapping[str, torch.Tensor], *, partial: bool
     phrase per kind (missing, unexpected, wrong shape); empty when it fits. With ``partial`` the
     state may leave out any of the model's tensors (they keep their values)."""
     shapes = _shapes(model)
+    rename = getattr(model, "loadable_state_dict", None)
+    state = rename(state) if callable(rename) else state
     missing = [] if partial else [k for k, s in shapes.items() if k not in state and not _optional(k, s)]
     unexpected = [k for k in state if k not in shapes]
     wrong = [

@@ -7,6 +7,11 @@ Every weight file the project writes is safetensors. A codec file holds the mode
 the integer entropy-coding tables (``tables.*``, fixed at export so that encoder and decoder never
 recompute them) and its configuration as metadata. ``weights/manifest.json`` names each file with
 its sha256; a file whose hash differs is refused.
+
+A codec file names the entropy bottleneck's parameters as TransTIC does (compressai <= 1.2.6:
+``_matrix0``, ...), the model as CompressAI 1.2.8 does (``matrices.0``): `read_codec_file` hands
+out the model's names and `codec_file_bytes` writes the file's, so the same weights always give
+the same file (and the same fingerprint in the .fcc files they write), whatever compressai names.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from safetensors.torch import load_file, save
 
 from .codec.config import TICConfig, get_config
 from .codec.entropy_coding import EntropyTables
+from .codec.entropy_models import to_compressai_names, to_legacy_names
 from .codec.tic import TIC
 from .errors import WeightsError
 from .files import atomic_write_bytes
@@ -95,11 +101,12 @@ def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str
 
 
 def read_codec_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Read a codec safetensors file: its tensors and metadata, or a clear WeightsError."""
+    """Read a codec safetensors file: its tensors under the model's names, and its metadata; or a
+    clear WeightsError."""
     tensors, metadata = read_safetensors(path)
     if metadata.get("kind") != "codec" or "config" not in metadata:
         raise WeightsError(f"{path}: not a forensiccodec codec weights file")
-    return tensors, metadata
+    return to_compressai_names(tensors), metadata
 
 
 def build_codec(
@@ -107,7 +114,7 @@ def build_codec(
 ) -> tuple[TIC, EntropyTables]:
     """Instantiate the model and the tables from a codec file's tensors (with adapters: theirs too)."""
     model = TIC(config, adapters=adapters)
-    state = {k: v for k, v in tensors.items() if not k.startswith(TABLES_PREFIX)}
+    state = to_compressai_names({k: v for k, v in tensors.items() if not k.startswith(TABLES_PREFIX)})
     expected = model.state_dict()
     check_fit(expected, state, f"weights do not fit the {config} model")
     model.load_state_dict({**expected, **state}, strict=True)
@@ -152,13 +159,20 @@ def load_codec_entry(manifest: Manifest, entry: WeightsEntry, variant: str | Non
     return LoadedCodec(model, tables, entry.config_name, rate_point_for_quality(entry.quality), actual, variant, retired)
 
 
-def codec_file_bytes(model: TIC, tables: EntropyTables, metadata: dict[str, str]) -> bytes:
-    """Serialise a codec (state dict without empty placeholder buffers, plus tables) to safetensors."""
-    tensors = {
+def codec_file_tensors(model: TIC) -> dict[str, torch.Tensor]:
+    """The model's tensors as a codec file stores them: TransTIC's names, without the empty
+    placeholders and without CompressAI's own CDF buffers (fcc codes with ``tables.*``, so
+    ``model.update()`` changes nothing in the file)."""
+    return to_legacy_names({
         k: v.detach().cpu().contiguous()
         for k, v in model.state_dict().items()
-        if v.numel() > 0
-    }
+        if v.numel() > 0 and not k.endswith(LEGACY_CODING_BUFFERS)
+    })
+
+
+def codec_file_bytes(model: TIC, tables: EntropyTables, metadata: dict[str, str]) -> bytes:
+    """Serialise a codec (`codec_file_tensors`, plus tables) to safetensors."""
+    tensors = codec_file_tensors(model)
     for key, value in tables.to_tensors().items():
         name = key if key.startswith(TABLES_PREFIX) else TABLES_PREFIX + key
         tensors[name] = value.contiguous()

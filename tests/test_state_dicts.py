@@ -112,3 +112,25 @@ def test_a_warm_start_file_that_does_not_fit_is_refused(tmp_path: Path) -> None:
     save_file({k: v.contiguous() for k, v in TIC(get_config("small")).state_dict().items() if v.numel() > 0}, str(other))
     with pytest.raises(WeightsError, match=r"small.safetensors: does not fit the model: .*(unexpected|wrong shape)"):
         load_initial_weights(TIC(get_config("tiny")), other)
+
+
+def test_a_codec_files_legacy_entropy_names_fit_and_load(tmp_path: Path) -> None:
+    """Codec files keep TransTIC's `_matrix0`, ... (zoo.codec_file_tensors); the model is named as
+    CompressAI 1.2.8 names it (`matrices.0`): the check takes the names as TIC loads them."""
+    from forensiccodec.train.codec_training import load_initial_weights
+    from forensiccodec.zoo import codec_file_tensors
+
+    torch.manual_seed(5)
+    source = TIC(get_config("tiny"))
+    tensors = codec_file_tensors(source)
+    assert "entropy_bottleneck._matrix0" in tensors and "entropy_bottleneck.matrices.0" not in tensors
+    check_fit(TIC(get_config("tiny")), tensors, "x")
+    assert "1 unexpected (entropy_bottleneck.matrices.9)" in _error(  # named as it would load
+        TIC(get_config("tiny")), {**tensors, "entropy_bottleneck._matrix9": torch.zeros(1)})
+    path = tmp_path / "codec.safetensors"
+    save_file(tensors, str(path))
+    torch.manual_seed(6)
+    model = TIC(get_config("tiny"))
+    load_initial_weights(model, path)  # legacy names over the fresh model's defaults
+    for key, value in source.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key

@@ -13,6 +13,7 @@ from PIL import Image
 
 from forensiccodec import zoo
 from forensiccodec.codec.config import get_config
+from forensiccodec.codec.entropy_models import to_legacy_names
 from forensiccodec.codec.tic import TIC
 from forensiccodec.errors import WeightsError
 
@@ -188,9 +189,10 @@ def test_import_weights_refuses_an_unknown_quality(tmp_path, fcc):
 
 @pytest.fixture(scope="module")
 def fake_transtic_checkpoint(tmp_path_factory) -> Path:
-    """A TransTIC-style `base_codec_1.pth.tar`: {'state_dict': {'module.' + key: tensor}} (~30 MB)."""
+    """A TransTIC-style `base_codec_1.pth.tar`: {'state_dict': {'module.' + key: tensor}} (~30 MB),
+    with the entropy bottleneck's legacy names (`_matrix0`, TransTIC's vendored compressai 1.2.0)."""
     torch.manual_seed(11)
-    state = TIC(get_config("paper")).state_dict()
+    state = to_legacy_names(TIC(get_config("paper")).state_dict())
     path = tmp_path_factory.mktemp("transtic") / "base_codec_1.pth.tar"
     torch.save({"state_dict": {"module." + k: v for k, v in state.items()}, "epoch": 99}, path)
     return path
@@ -206,8 +208,15 @@ def test_import_of_a_transtic_checkpoint_registers_a_working_codec(tmp_path, fcc
     assert entry.sha256 == zoo.sha256_of_file(weights / entry.file)
     assert "base_codec_1.pth.tar" in entry.extra["source"]
 
-    # the weights are the checkpoint's, unchanged (read from the file: building the model takes seconds)
-    loaded, _ = zoo.read_codec_file(weights / entry.file)
+    # the weights are the checkpoint's, unchanged (read from the file: building the model takes seconds);
+    # the file keeps TransTIC's names, read_codec_file hands out the model's (CompressAI 1.2.8's)
+    from safetensors import safe_open
+
+    with safe_open(str(weights / entry.file), framework="pt") as handle:
+        stored = list(handle.keys())
+    assert "entropy_bottleneck._matrix0" in stored
+    loaded = to_legacy_names(zoo.read_codec_file(weights / entry.file)[0])
+    assert "entropy_bottleneck.matrices.0" in zoo.read_codec_file(weights / entry.file)[0]
     original = torch.load(fake_transtic_checkpoint, weights_only=True)["state_dict"]
     compared = [k for k, v in loaded.items() if v.numel() and "module." + k in original]
     assert "g_a0.weight" in compared and "entropy_bottleneck._matrix0" in compared

@@ -1,121 +1,128 @@
-"""Probability models of the latents, used for the rate term in training.
+"""Probability models of the latents: CompressAI's modules, with the project's numerics.
 
-`FactorizedPrior` is Ballé's non-parametric factorized density (compressai's
-`EntropyBottleneck`) and `GaussianConditional` the conditional Gaussian of y. Their
-state-dict names are those of TransTIC's vendored compressai 1.2.0 (`_matrix0`, ...),
-so TransTIC checkpoints load as they are. The CDF buffers (`_offset`, `_quantized_cdf`,
-`_cdf_length`, `scale_table`) exist only for key parity: actual coding uses the integer
-tables of `codec.entropy_coding`. They load with whatever shape a checkpoint has.
+`EntropyBottleneck` (Ballé's factorized density of z) and `GaussianConditional` (y given the
+hyperprior) are `compressai.entropy_models`' classes, and their bounds `compressai.ops`'
+`LowerBound`: parameters, buffers, quantize/dequantize, quantiles and medians, `loss()` (the
+auxiliary quantile loss) and `update()` are CompressAI's. They give the rate term in training
+and the model's own rate estimate. The `.fcc` streams are never coded with CompressAI's CDFs
+(`update()`, `compress()`): `codec.entropy_coding` codes them with its own integer tables.
+
+Where CompressAI 1.2.8 computes differently from the code the shipped weights were trained and
+measured with, a thin override keeps the project's numerics (docs/architecture.md, "Entropy
+models", says by how much they differ):
+
+* `EntropyBottleneck._likelihood` takes the difference of sigmoids on the side of the median
+  where it is precise, as compressai <= 1.2.6 (TransTIC's vendored 1.2.0) did; 1.2.8 takes
+  sigmoid(upper) - sigmoid(lower) everywhere.
+* `EntropyBottleneck._logits_cumulative` runs in the dtype of its points: the integer tables
+  need the CDF in float64, which CompressAI's matmul of float32 parameters refuses.
+* `LowerBound` compares in the dtype of its input; CompressAI's promotes a half-precision input
+  to float32 (the bound is a float32 buffer). For float32 and float64 inputs they are the same.
+
+The state-dict names are CompressAI 1.2.8's (`matrices.0`, `biases.0`, `factors.0`, ...).
+Loading also takes the legacy names of compressai <= 1.2.6 and TransTIC (`_matrix0`, ...), which
+the `.fcc` weights files keep (`to_legacy_names`), and CDF buffers (`_offset`, `_quantized_cdf`,
+`_cdf_length`, `scale_table`) of whatever shape a checkpoint holds.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
+from compressai.entropy_models import EntropyBottleneck as _CompressaiEntropyBottleneck
+from compressai.entropy_models import (
+    GaussianConditional as _CompressaiGaussianConditional,
+)
+from compressai.ops import LowerBound as _CompressaiLowerBound
+from compressai.ops.bound_ops import LowerBoundFunction
 from torch import Tensor, nn
 
-LIKELIHOOD_BOUND = 1e-9
-SCALE_BOUND = 0.11
+LIKELIHOOD_BOUND = 1e-9  # CompressAI's default likelihood_bound
+SCALE_BOUND = 0.11  # CompressAI's default scale_bound
 
-# Buffers whose shape depends on whether compressai's update() ran before saving.
-_TABLE_BUFFERS = ("_offset", "_quantized_cdf", "_cdf_length")
+# CompressAI's CDF buffers, filled by update(); fcc never codes with them.
+CODING_BUFFERS = ("_offset", "_quantized_cdf", "_cdf_length")
+GAUSSIAN_CODING_BUFFERS = CODING_BUFFERS + ("scale_table",)
 
+# compressai >= 1.2.7 name -> compressai <= 1.2.6 (TransTIC) prefix of the bottleneck's parameters
+_LEGACY_PREFIX = {"matrices": "_matrix", "biases": "_bias", "factors": "_factor"}
+_CURRENT_NAME = {legacy: current for current, legacy in _LEGACY_PREFIX.items()}
 
-class _LowerBoundFunction(torch.autograd.Function):
-    """max(x, bound) whose gradient still flows where it pushes x back above the bound."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor, bound: Tensor) -> Tensor:  # type: ignore[override]
-        ctx.save_for_backward(x, bound)
-        return torch.max(x, bound.to(x.dtype))
-
-    @staticmethod
-    def backward(ctx, grad_output: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
-        x, bound = ctx.saved_tensors
-        pass_through = (x >= bound) | (grad_output < 0)
-        return pass_through * grad_output, None
+UPGRADE_HINT = (
+    "if an optimizer state comes with these weights (a training checkpoint written before fcc took its"
+    " entropy models from CompressAI), it lists the entropy bottleneck's parameters in their old order:"
+    " convert the checkpoint first with scripts/upgrade_training_checkpoint.py"
+)
 
 
-class LowerBound(nn.Module):
-    """Holds the bound as buffer `bound` (a name checkpoints rely on)."""
+class LowerBound(_CompressaiLowerBound):
+    """CompressAI's `LowerBound` (buffer `bound`, its autograd function), comparing in x's dtype."""
 
-    def __init__(self, bound: float) -> None:
-        super().__init__()
-        self.register_buffer("bound", torch.tensor([float(bound)]))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return _LowerBoundFunction.apply(x, self.bound)
+    @torch.jit.unused
+    def lower_bound(self, x: Tensor) -> Tensor:
+        return LowerBoundFunction.apply(x, self.bound.to(x.dtype))
 
 
-class _ResizableTables(nn.Module):
-    """Loads the listed buffers with the checkpoint's shape instead of failing on [0]."""
+def _bounds_in_input_dtype(module: nn.Module) -> None:
+    """Replace the CompressAI `LowerBound`s directly inside `module` by `LowerBound`, same bound."""
+    for name, child in list(module.named_children()):
+        if type(child) is _CompressaiLowerBound:
+            setattr(module, name, LowerBound(child.bound.item()))
 
-    _resizable: tuple[str, ...] = _TABLE_BUFFERS
 
-    def _register_tables(self) -> None:
-        for name in _TABLE_BUFFERS:
-            self.register_buffer(name, torch.empty(0, dtype=torch.int32))
+class _LoadsAnyCodingBuffers(nn.Module):
+    """Loads the CDF buffers with the checkpoint's shape instead of failing on the empty [0]."""
+
+    _resizable: tuple[str, ...] = CODING_BUFFERS
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):  # type: ignore[no-untyped-def]
         for name in self._resizable:
             incoming = state_dict.get(prefix + name)
-            if incoming is not None and incoming.shape != self._buffers[name].shape:
-                self._buffers[name] = torch.empty_like(incoming, dtype=self._buffers[name].dtype,
-                                                       device=self._buffers[name].device)
+            buffer = self._buffers[name]
+            if incoming is not None and buffer is not None and incoming.shape != buffer.shape:
+                self._buffers[name] = torch.empty_like(incoming, dtype=buffer.dtype, device=buffer.device)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
 
 
-def _round_around(x: Tensor, centers: Tensor) -> Tensor:
-    """round(x - centers) + centers: the quantiser whose offsets the decoder knows."""
-    return torch.round(x - centers) + centers
+class EntropyBottleneck(_LoadsAnyCodingBuffers, _CompressaiEntropyBottleneck):
+    """CompressAI's `EntropyBottleneck`; see the module docstring for what it overrides."""
 
+    def __init__(self, channels: int, *args: Any, **kwargs: Any) -> None:
+        super().__init__(channels, *args, **kwargs)
+        _bounds_in_input_dtype(self)
 
-def _uniform_noise(x: Tensor) -> Tensor:
-    return x + torch.empty_like(x).uniform_(-0.5, 0.5)
-
-
-class FactorizedPrior(_ResizableTables):
-    """Per-channel learned density of z (compressai `EntropyBottleneck`, legacy names)."""
-
-    def __init__(self, channels: int, init_scale: float = 10.0, filters: Sequence[int] = (3, 3, 3, 3)) -> None:
-        super().__init__()
-        self.channels = int(channels)
-        self.filters = tuple(int(f) for f in filters)
-        self.init_scale = float(init_scale)
-        widths = (1,) + self.filters + (1,)
-        scale = self.init_scale ** (1.0 / (len(self.filters) + 1))
+    def _logits_cumulative(self, inputs: Tensor, stop_gradient: bool) -> Tensor:
+        """CompressAI's cumulative logits, with the parameters in the dtype of `inputs`."""
+        logits = inputs
         for i in range(len(self.filters) + 1):
-            # Initial softplus(matrix) makes the cumulative logits span about ±init_scale.
-            init = math.log(math.expm1(1.0 / scale / widths[i + 1]))
-            self.register_parameter(f"_matrix{i}", nn.Parameter(torch.full((channels, widths[i + 1], widths[i]), init)))
-            self.register_parameter(f"_bias{i}", nn.Parameter(torch.empty(channels, widths[i + 1], 1).uniform_(-0.5, 0.5)))
-            if i < len(self.filters):
-                self.register_parameter(f"_factor{i}", nn.Parameter(torch.zeros(channels, widths[i + 1], 1)))
-        quantiles = torch.tensor([-self.init_scale, 0.0, self.init_scale]).repeat(channels, 1, 1)
-        self.quantiles = nn.Parameter(quantiles)
-        self.likelihood_lower_bound = LowerBound(LIKELIHOOD_BOUND)
-        self._register_tables()
-        target = math.log(2.0 / LIKELIHOOD_BOUND - 1.0)
-        self.register_buffer("target", torch.tensor([-target, 0.0, target]))
-
-    def _logits_cumulative(self, x: Tensor, stop_gradient: bool) -> Tensor:
-        """Logit of the CDF at x, shape (C, 1, K); parameters follow x's dtype."""
-        logits = x
-        for i in range(len(self.filters) + 1):
-            matrix = getattr(self, f"_matrix{i}")
-            bias = getattr(self, f"_bias{i}")
+            matrix = self.matrices[i]
             if stop_gradient:
-                matrix, bias = matrix.detach(), bias.detach()
-            logits = torch.matmul(F.softplus(matrix.to(x.dtype)), logits) + bias.to(x.dtype)
+                matrix = matrix.detach()
+            logits = torch.matmul(F.softplus(matrix.to(inputs.dtype)), logits)
+
+            bias = self.biases[i]
+            if stop_gradient:
+                bias = bias.detach()
+            logits = logits + bias.to(inputs.dtype)
+
             if i < len(self.filters):
-                factor = getattr(self, f"_factor{i}")
+                factor = self.factors[i]
                 if stop_gradient:
                     factor = factor.detach()
-                logits = logits + torch.tanh(factor.to(x.dtype)) * torch.tanh(logits)
+                logits = logits + torch.tanh(factor.to(inputs.dtype)) * torch.tanh(logits)
         return logits
+
+    def _likelihood(self, inputs: Tensor, stop_gradient: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+        """(likelihood, lower, upper) as CompressAI's, the difference taken where it is precise."""
+        lower = self._logits_cumulative(inputs - 0.5, stop_gradient=stop_gradient)
+        upper = self._logits_cumulative(inputs + 0.5, stop_gradient=stop_gradient)
+        sign = -torch.sign(lower + upper).detach()
+        likelihood = torch.abs(torch.sigmoid(sign * upper) - torch.sigmoid(sign * lower))
+        return likelihood, lower, upper
 
     def medians(self) -> Tensor:
         """The per-channel median of the density, shape (C,)."""
@@ -125,77 +132,91 @@ class FactorizedPrior(_ResizableTables):
         """The density's CDF at points x of shape (C, K), computed in x's dtype."""
         return torch.sigmoid(self._logits_cumulative(x.unsqueeze(1), stop_gradient=True)).squeeze(1)
 
-    def _likelihood(self, values: Tensor) -> Tensor:
-        lower = self._logits_cumulative(values - 0.5, stop_gradient=False)
-        upper = self._logits_cumulative(values + 0.5, stop_gradient=False)
-        # Evaluate on the side of the median where sigmoid differences keep precision.
-        sign = -torch.sign(lower + upper).detach()
-        return torch.abs(torch.sigmoid(sign * upper) - torch.sigmoid(sign * lower))
-
-    def forward(self, z: Tensor, training: bool | None = None) -> tuple[Tensor, Tensor]:
-        """(z_hat, likelihoods) for z of shape (B, C, ...): noise in training, rounding otherwise."""
-        if training is None:
-            training = self.training
-        values = z.transpose(0, 1)  # C, B, ...
-        shape = values.shape
-        values = values.reshape(self.channels, 1, -1)
-        if training:
-            z_hat = _uniform_noise(values)
-        else:
-            z_hat = _round_around(values, self.quantiles[:, :, 1:2])
-        likelihood = self.likelihood_lower_bound(self._likelihood(z_hat))
-        unflatten = lambda t: t.reshape(shape).transpose(0, 1)
-        return unflatten(z_hat), unflatten(likelihood)
-
-    def aux_loss(self) -> Tensor:
-        """Moves `quantiles` to the tail_mass/2, 0.5 and 1 - tail_mass/2 points of the CDF."""
-        logits = self._logits_cumulative(self.quantiles, stop_gradient=True)
-        return torch.abs(logits - self.target).sum()
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):  # type: ignore[no-untyped-def]
+        # Legacy names (compressai <= 1.2.6, TransTIC, fcc's weights files) load into CompressAI's.
+        # A state dict that has both takes the legacy tensor: that only happens when legacy
+        # weights were completed with a current state dict's defaults.
+        warn_if_legacy_only(state_dict)
+        for key in [k for k in state_dict if k.startswith(prefix)]:
+            current = _current_name(key[len(prefix):])
+            if current is not None:
+                state_dict[prefix + current] = state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
 
 
-class GaussianConditional(_ResizableTables):
-    """Likelihood of y under N(means, scales²) integrated over unit bins."""
+class GaussianConditional(_LoadsAnyCodingBuffers, _CompressaiGaussianConditional):
+    """CompressAI's `GaussianConditional` (no scale table by default: fcc's tables are its own)."""
 
-    _resizable = _TABLE_BUFFERS + ("scale_table",)
+    _resizable = GAUSSIAN_CODING_BUFFERS
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.likelihood_lower_bound = LowerBound(LIKELIHOOD_BOUND)
-        self._register_tables()
-        self.register_buffer("scale_table", torch.empty(0))
-        self.register_buffer("scale_bound", torch.tensor([SCALE_BOUND]))
-        self.lower_bound_scale = LowerBound(SCALE_BOUND)
+    def __init__(self, scale_table: list[float] | tuple[float, ...] | None = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(scale_table, *args, **kwargs)
+        _bounds_in_input_dtype(self)
 
-    @staticmethod
-    def _standard_cdf(x: Tensor) -> Tensor:
-        return 0.5 * torch.erfc(-(2**-0.5) * x)
-
-    def likelihood(self, y_hat: Tensor, scales: Tensor, means: Tensor) -> Tensor:
-        """P(bin of y_hat); uses the symmetric form that is precise in the tails."""
-        scales = self.lower_bound_scale(scales)
-        values = torch.abs(y_hat - means)
-        upper = self._standard_cdf((0.5 - values) / scales)
-        lower = self._standard_cdf((-0.5 - values) / scales)
-        return self.likelihood_lower_bound(upper - lower)
-
-    def forward(self, y: Tensor, scales: Tensor, means: Tensor, training: bool | None = None) -> tuple[Tensor, Tensor]:
-        """(y_hat, likelihoods): noise in training, round(y - means) + means otherwise."""
-        if training is None:
-            training = self.training
-        y_hat = _uniform_noise(y) if training else _round_around(y, means)
-        return y_hat, self.likelihood(y_hat, scales, means)
+    def likelihood(self, inputs: Tensor, scales: Tensor, means: Tensor | None = None) -> Tensor:
+        """P(bin of `inputs`) under N(means, scales²), bounded below as `forward` bounds it."""
+        likelihood = self._likelihood(inputs, scales, means)
+        return self.likelihood_lower_bound(likelihood) if self.use_likelihood_bound else likelihood
 
 
-def rename_compressai_entropy_keys(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
-    """Map compressai >= 1.2.7 names (`matrices.0`, `biases.0`, `factors.0`) to the legacy ones."""
-    legacy = {"matrices": "_matrix", "biases": "_bias", "factors": "_factor"}
-    out: dict[str, Tensor] = {}
+def warn_if_legacy_only(state_dict: Mapping[str, Any]) -> None:
+    """Warn (`UPGRADE_HINT`) when a state dict names bottleneck parameters only by their legacy
+    names: weights alone load fine, but an optimizer state saved beside them is in the old order."""
+    for key in state_dict:
+        head, _, name = key.rpartition(".")
+        current = _current_name(name)
+        if current is not None and (f"{head}.{current}" if head else current) not in state_dict:
+            warnings.warn(f"{key}: a legacy entropy-bottleneck name; {UPGRADE_HINT}", stacklevel=3)
+            return
+
+
+def _current_name(name: str) -> str | None:
+    """`matrices.0` for `_matrix0` (a name inside the bottleneck), None for any other name."""
+    for legacy, current in _CURRENT_NAME.items():
+        index = name.removeprefix(legacy)
+        if index != name and index.isdigit():
+            return f"{current}.{index}"
+    return None
+
+
+def to_compressai_names(state_dict: Mapping[str, Any]) -> dict[str, Any]:
+    """A state dict with the entropy bottleneck's legacy names (`._matrix0`) in CompressAI's
+    (`.matrices.0`). Where both names are present, the legacy tensor is kept (as when loading)."""
+    out: dict[str, Any] = {}
+    renamed: set[str] = set()
     for key, value in state_dict.items():
-        parts = key.split(".")
-        if len(parts) >= 2 and parts[-2] in legacy and parts[-1].isdigit():
-            key = ".".join(parts[:-2] + [legacy[parts[-2]] + parts[-1]])
+        head, _, name = key.rpartition(".")
+        current = _current_name(name)
+        if current is not None:
+            key = f"{head}.{current}" if head else current
+            renamed.add(key)
+        elif key in renamed:
+            continue
         out[key] = value
     return out
 
 
-__all__ = ["FactorizedPrior", "GaussianConditional", "LowerBound", "rename_compressai_entropy_keys"]
+def to_legacy_names(state_dict: Mapping[str, Any]) -> dict[str, Any]:
+    """A state dict with CompressAI's names (`.matrices.0`) in the legacy ones (`._matrix0`) that
+    TransTIC checkpoints and fcc's weights files use."""
+    out: dict[str, Any] = {}
+    for key, value in state_dict.items():
+        parts = key.split(".")
+        if len(parts) >= 2 and parts[-2] in _LEGACY_PREFIX and parts[-1].isdigit():
+            key = ".".join(parts[:-2] + [_LEGACY_PREFIX[parts[-2]] + parts[-1]])
+        out[key] = value
+    return out
+
+
+__all__ = [
+    "CODING_BUFFERS",
+    "GAUSSIAN_CODING_BUFFERS",
+    "LIKELIHOOD_BOUND",
+    "SCALE_BOUND",
+    "EntropyBottleneck",
+    "GaussianConditional",
+    "LowerBound",
+    "to_compressai_names",
+    "to_legacy_names",
+    "warn_if_legacy_only",
+]

@@ -1,8 +1,12 @@
 """TIC: the Swin-based hyperprior codec of TransTIC (`TIC_hp`), for any size multiple of 64.
 
 Module names and registration order are upstream's (g_a, h_a, h_s, entropy_bottleneck,
-gaussian_conditional, g_s), so `state_dict()` lists TransTIC's keys in TransTIC's order,
-minus the `attn_mask` buffers that `swin.py` replaces with per-size cached masks.
+gaussian_conditional, g_s), so `state_dict()` lists TransTIC's keys in TransTIC's order, minus
+the `attn_mask` buffers that `swin.py` replaces with per-size cached masks; inside the entropy
+bottleneck, names and order are CompressAI 1.2.8's (`matrices.0`, ... where TransTIC's vendored
+compressai 1.2.0 has `_matrix0`, ...; loading takes both). `TIC` is a CompressAI `CompressionModel`:
+`aux_loss()` and `update()` are CompressAI's, and so are both entropy models
+(`entropy_models.py`).
 
 With `adapters=True` it is Adapt-ICMH's `TIC_SFMA`: six SFMA adapters (`sfma.py`), registered
 first as upstream does, three in g_a after g_a1, g_a3, g_a5 and three in g_s after g_s1,
@@ -15,13 +19,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
+from compressai.models import CompressionModel
 from torch import Tensor, nn
 
 from forensiccodec.codec.config import TICConfig
 from forensiccodec.codec.entropy_models import (
-    FactorizedPrior,
+    EntropyBottleneck,
     GaussianConditional,
-    rename_compressai_entropy_keys,
+    to_compressai_names,
+    warn_if_legacy_only,
 )
 from forensiccodec.codec.sfma import SFMA
 from forensiccodec.codec.swin import RSTB, set_attention_impl, set_shifted_window_mask
@@ -55,12 +61,12 @@ def from_transtic_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tens
 
     Strips a leading `module.` (DataParallel checkpoints), drops the `attn_mask` buffers
     (masks depend on the feature-map size and are computed at run time here) and maps
-    compressai >= 1.2.7 entropy-bottleneck names to the legacy ones.
+    the legacy entropy-bottleneck names (compressai <= 1.2.6, `_matrix0`) to CompressAI's.
     """
     keys = list(state_dict)
     strip = len("module.") if keys and all(k.startswith("module.") for k in keys) else 0
     kept = {k[strip:]: v for k, v in state_dict.items() if not k.endswith(".attn_mask")}
-    return rename_compressai_entropy_keys(kept)
+    return to_compressai_names(kept)
 
 
 def _run_in_dtype(module: nn.Module, x: Tensor, dtype: torch.dtype) -> Tensor:
@@ -77,11 +83,12 @@ def _at_least_float32(x: Tensor) -> Tensor:
     return x.float() if x.dtype in (torch.bfloat16, torch.float16) else x
 
 
-class TIC(nn.Module):
+class TIC(CompressionModel):
     """g_a/g_s analysis-synthesis transforms with an h_a/h_s hyperprior, built from a TICConfig.
 
     `adapters=True` adds the SFMA adapters (`encoder_sfmas`, `decoder_sfmas`), switched on;
-    without them the state_dict is exactly TransTIC's `TIC_hp` (minus `attn_mask`).
+    without them the state_dict is TransTIC's `TIC_hp` (minus `attn_mask`, with CompressAI
+    1.2.8's entropy-bottleneck names).
 
     `shifted_window_mask=False` keeps every shifted block's cyclic roll but drops Swin's 0/-100
     mask between wrapped-around regions (padding stays masked). Adapt-ICMH's `TIC_SFMA`
@@ -136,8 +143,8 @@ class TIC(nn.Module):
         self.h_s2 = stage(1, N, hws, 32, reverse=True)
         self.h_s3 = deconv(N, 2 * M, 3)
 
-        self.entropy_bottleneck = FactorizedPrior(N)
-        self.gaussian_conditional = GaussianConditional()
+        self.entropy_bottleneck = EntropyBottleneck(N)
+        self.gaussian_conditional = GaussianConditional(None)
 
         self.g_s0 = stage(2, M, ws, 16, reverse=True)
         self.g_s1 = deconv(M, N, 3)
@@ -228,14 +235,20 @@ class TIC(nn.Module):
             )
         return {"x_hat": self.synthesis(y_hat), "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
 
-    def aux_loss(self) -> Tensor:
-        """The entropy bottleneck's quantile loss (optimised separately in training)."""
-        return self.entropy_bottleneck.aux_loss()
-
     def set_attention_impl(self, impl: str) -> None:
         """Use "sdpa" (fast) or "reference" window attention everywhere."""
         set_attention_impl(self, impl)
 
+    @staticmethod
+    def loadable_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """The state dict as `load_state_dict` loads it (`from_transtic_state_dict`), for `state_dicts.check_fit`."""
+        return from_transtic_state_dict(state_dict)
+
     def load_state_dict(self, state_dict: Mapping[str, Tensor], strict: bool = True, assign: bool = False):  # type: ignore[override]
-        """Strict loading that also takes TransTIC checkpoints (see `from_transtic_state_dict`)."""
-        return super().load_state_dict(from_transtic_state_dict(state_dict), strict=strict, assign=assign)
+        """Strict loading that also takes TransTIC checkpoints (see `from_transtic_state_dict`).
+
+        nn.Module's loading, not CompressionModel's: the entropy models resize their CDF buffers
+        themselves, also for a state dict without them (CompressAI's loader needs them present).
+        """
+        warn_if_legacy_only(state_dict)
+        return nn.Module.load_state_dict(self, from_transtic_state_dict(state_dict), strict=strict, assign=assign)

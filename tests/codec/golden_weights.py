@@ -9,12 +9,14 @@ noise scaled per parameter kind. Entropy-bottleneck parameters are left untouche
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+
+from forensiccodec.codec.entropy_models import to_legacy_names
 
 # A copy of the files these tests read lives in tests/conformance_data/ so that CI runs them on any
 # clone; the project's shared folder beside the checkout is the source they were copied from.
@@ -25,6 +27,22 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "conformance"
 def conformance_dir(required_file: str) -> Path:
     """The in-repo copy of the conformance data if it holds `required_file`, else the shared folder."""
     return IN_REPO if (IN_REPO / required_file).is_file() else SHARED
+
+
+def in_upstream_order(keys: Sequence[str], upstream: Sequence[str]) -> list[str]:
+    """The model's `keys` under TransTIC's names, the entropy bottleneck's run in upstream's order.
+
+    The model names the bottleneck's tensors as CompressAI 1.2.8 does (`matrices.0`) and holds
+    them in its order (`quantiles`, the buffers, then the matrices, biases and factors); TransTIC's
+    vendored compressai 1.2.0 names them `_matrix0`, ... and interleaves them. The run must sit
+    where upstream's does; its order inside is compressai's business.
+    """
+    legacy = list(to_legacy_names(dict.fromkeys(keys)))
+    run = [i for i, key in enumerate(legacy) if key.startswith("entropy_bottleneck.")]
+    assert run == list(range(run[0], run[-1] + 1)), "the entropy bottleneck's tensors are not contiguous"
+    position = {key: i for i, key in enumerate(upstream)}
+    legacy[run[0] : run[-1] + 1] = sorted(legacy[run[0] : run[-1] + 1], key=lambda key: position.get(key, -1))
+    return legacy
 
 
 def is_layer_norm(name: str) -> bool:

@@ -34,9 +34,11 @@ from golden_weights import (
     checksums,
     conformance_dir,
     golden_k,
+    in_upstream_order,
 )
 
 from forensiccodec.codec.config import get_config
+from forensiccodec.codec.entropy_models import to_legacy_names
 from forensiccodec.codec.tic import TIC
 
 CONFORMANCE = conformance_dir("tic_hp_keys.json")
@@ -60,13 +62,16 @@ def _paper_model(rule: str) -> TIC:
 
 
 def test_state_dict_matches_tic_hp_minus_attn_masks() -> None:
+    """Upstream's keys, shapes and order, the entropy bottleneck's under CompressAI 1.2.8's names
+    (`golden_weights.in_upstream_order`)."""
     expected = [
         (e["key"], e["shape"], e["dtype"])
         for e in _keys_table()["entries"]
         if not e["key"].endswith(".attn_mask")  # construction-size artefacts, see module docstring
     ]
-    state = TIC(get_config("paper")).state_dict()
-    actual = [(key, list(t.shape), str(t.dtype).removeprefix("torch.")) for key, t in state.items()]
+    state = to_legacy_names(TIC(get_config("paper")).state_dict())
+    keys = in_upstream_order(list(state), [key for key, _, _ in expected])
+    actual = [(key, list(state[key].shape), str(state[key].dtype).removeprefix("torch.")) for key in keys]
     assert actual == expected
     assert len(_keys_table()["entries"]) - len(actual) == 16
 
@@ -74,7 +79,7 @@ def test_state_dict_matches_tic_hp_minus_attn_masks() -> None:
 def test_parameter_order_gives_the_golden_k() -> None:
     k_of = {e["key"]: e["k"] for e in _keys_table()["entries"] if "k" in e}
     names = [name for name, _ in TIC(get_config("paper")).named_parameters()]
-    assert [k_of[name] for name in names] == list(range(len(names)))
+    assert [k_of[name] for name in in_upstream_order(names, list(k_of))] == list(range(len(names)))
 
 
 def test_swin_windows_and_shifts_match_upstream() -> None:

@@ -16,7 +16,7 @@ torch.set_num_threads(2)
 
 
 class LogisticPrior:
-    """A stand-in for FactorizedPrior: one logistic density per channel."""
+    """A stand-in for the EntropyBottleneck: one logistic density per channel."""
 
     def __init__(self, channels: int) -> None:
         self.centres = torch.linspace(-2.0, 2.0, channels)
@@ -189,7 +189,7 @@ def test_corrupt_streams_raise_or_decode_to_the_right_shape(tables: ec.EntropyTa
 
 def test_real_factorized_prior_builds_tables() -> None:
     entropy_models = pytest.importorskip("forensiccodec.codec.entropy_models")
-    prior = entropy_models.FactorizedPrior(4)
+    prior = entropy_models.EntropyBottleneck(4)
     built = ec.EntropyTables.from_prior(prior, num_scales=16)
     rng = np.random.default_rng(6)
     symbols = rng.integers(-20, 20, (4, 2, 3)).astype(np.int32)

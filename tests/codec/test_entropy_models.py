@@ -1,84 +1,134 @@
-"""FactorizedPrior and GaussianConditional against compressai's own entropy models."""
+"""The entropy models are CompressAI's, with the project's numerics where CompressAI 1.2.8 differs."""
 
 import pytest
 import torch
-from compressai.entropy_models import EntropyBottleneck
+from compressai.entropy_models import EntropyBottleneck as CompressaiBottleneck
 from compressai.entropy_models import GaussianConditional as CompressaiGaussian
+from compressai.ops import LowerBound as CompressaiLowerBound
 
 from forensiccodec.codec.entropy_models import (
     LIKELIHOOD_BOUND,
-    FactorizedPrior,
+    EntropyBottleneck,
     GaussianConditional,
-    rename_compressai_entropy_keys,
+    LowerBound,
+    to_compressai_names,
+    to_legacy_names,
 )
 
 torch.set_num_threads(2)
 
-LEGACY_KEYS = [
+LEGACY_PARAMETERS = [
     *(f"_{kind}{i}" for i in range(4) for kind in ("matrix", "bias", "factor")),
     "_matrix4",
     "_bias4",
-    "quantiles",
-    "_offset",
-    "_quantized_cdf",
-    "_cdf_length",
-    "target",
-    "likelihood_lower_bound.bound",
 ]
 
 
-def _trained_looking_pair(channels: int = 6) -> tuple[FactorizedPrior, EntropyBottleneck]:
-    """A compressai EntropyBottleneck with perturbed weights, and ours loaded from it."""
+def _trained_looking_pair(channels: int = 6) -> tuple[EntropyBottleneck, CompressaiBottleneck]:
+    """A CompressAI EntropyBottleneck with perturbed weights, and ours loaded from it."""
     torch.manual_seed(1)
-    theirs = EntropyBottleneck(channels)
+    theirs = CompressaiBottleneck(channels)
     with torch.no_grad():
         for parameter in theirs.parameters():
             parameter.add_(torch.randn_like(parameter) * 0.3)
-    ours = FactorizedPrior(channels)
-    ours.load_state_dict(rename_compressai_entropy_keys(theirs.state_dict()))
+    ours = EntropyBottleneck(channels)
+    ours.load_state_dict(theirs.state_dict())
     return ours.eval(), theirs.eval()
 
 
-def test_factorized_prior_keeps_legacy_names_and_shapes() -> None:
-    state = FactorizedPrior(5).state_dict()
-    assert list(state) == LEGACY_KEYS
-    assert state["_matrix0"].shape == (5, 3, 1)
-    assert state["_matrix4"].shape == (5, 1, 3)
-    assert state["quantiles"].shape == (5, 1, 3)
-    assert state["_offset"].dtype == torch.int32 and state["_offset"].shape == (0,)
-    assert torch.equal(state["likelihood_lower_bound.bound"], torch.tensor([1e-9]))
+def test_the_modules_are_compressais() -> None:
+    assert isinstance(EntropyBottleneck(3), CompressaiBottleneck)
+    assert isinstance(GaussianConditional(), CompressaiGaussian)
+    assert isinstance(EntropyBottleneck(3).likelihood_lower_bound, CompressaiLowerBound)
 
 
-def test_factorized_likelihoods_match_compressai() -> None:
+def test_state_dicts_have_compressais_names_shapes_and_values() -> None:
+    torch.manual_seed(4)
+    ours = EntropyBottleneck(5).state_dict()
+    torch.manual_seed(4)
+    theirs = CompressaiBottleneck(5).state_dict()
+    assert list(ours) == list(theirs)
+    for key, value in theirs.items():
+        assert ours[key].dtype == value.dtype and torch.equal(ours[key], value), key
+    assert ours["matrices.0"].shape == (5, 3, 1) and ours["matrices.4"].shape == (5, 1, 3)
+    assert torch.equal(ours["likelihood_lower_bound.bound"], torch.tensor([1e-9]))
+    gaussian, their_gaussian = GaussianConditional().state_dict(), CompressaiGaussian(None).state_dict()
+    assert list(gaussian) == list(their_gaussian)
+    assert torch.equal(gaussian["scale_bound"], torch.tensor([0.11]))
+    assert torch.equal(gaussian["lower_bound_scale.bound"], torch.tensor([0.11]))
+    assert gaussian["scale_table"].shape == (0,)
+
+
+def test_legacy_names_load_and_win_over_defaults() -> None:
+    _, theirs = _trained_looking_pair()
+    legacy = to_legacy_names(theirs.state_dict())
+    assert set(LEGACY_PARAMETERS) <= set(legacy)
+    fresh = EntropyBottleneck(6)
+    with pytest.warns(UserWarning, match="upgrade_training_checkpoint"):
+        fresh.load_state_dict(legacy)
+    assert torch.equal(fresh.matrices[3], theirs.matrices[3])
+    # legacy weights completed with a fresh model's defaults (a warm start's pattern): the legacy ones load
+    completed = {**EntropyBottleneck(6).state_dict(), **legacy}
+    fresh = EntropyBottleneck(6)
+    fresh.load_state_dict(completed)
+    assert torch.equal(fresh.biases[2], theirs.biases[2])
+    assert set(to_compressai_names(completed)) == set(theirs.state_dict())
+    assert torch.equal(to_compressai_names(completed)["factors.1"], theirs.factors[1])
+
+
+def test_name_mappings() -> None:
+    current = {"entropy_bottleneck.matrices.0": 1, "entropy_bottleneck.biases.4": 2,
+               "entropy_bottleneck.factors.3": 3, "g_a0.weight": 4, "matrices.1": 5}
+    legacy = to_legacy_names(current)
+    assert list(legacy) == ["entropy_bottleneck._matrix0", "entropy_bottleneck._bias4",
+                            "entropy_bottleneck._factor3", "g_a0.weight", "_matrix1"]
+    assert to_compressai_names(legacy) == current
+    assert to_compressai_names({"a._matrix_x": 1, "a._matrix": 2}) == {"a._matrix_x": 1, "a._matrix": 2}
+
+
+def test_quantisation_medians_and_aux_loss_are_compressais_bit_for_bit() -> None:
     ours, theirs = _trained_looking_pair()
     z = torch.randn(2, 6, 5, 7) * 3
     with torch.no_grad():
-        z_hat, likelihoods = ours(z, training=False)
-        their_hat, their_likelihoods = theirs(z, training=False)
-    torch.testing.assert_close(z_hat, their_hat, rtol=0, atol=1e-6)
-    torch.testing.assert_close(likelihoods, their_likelihoods, rtol=1e-5, atol=1e-9)
-    torch.testing.assert_close(ours.aux_loss(), theirs.loss(), rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(ours.medians(), theirs.quantiles[:, 0, 1])
+        z_hat, _ = ours(z, training=False)
+        their_hat, _ = theirs(z, training=False)
+    assert torch.equal(z_hat, their_hat)
+    assert torch.equal(ours.loss(), theirs.loss())
+    assert torch.equal(ours.medians(), theirs.quantiles[:, 0, 1])
+    torch.manual_seed(9)
+    noisy, _ = ours(z, training=True)
+    torch.manual_seed(9)
+    their_noisy, _ = theirs(z, training=True)
+    assert torch.equal(noisy, their_noisy)
 
 
-def test_factorized_rounds_around_the_medians() -> None:
-    prior = FactorizedPrior(3).eval()
+def test_factorized_likelihood_is_taken_on_the_precise_side_of_the_median() -> None:
+    """compressai <= 1.2.6's form (TransTIC's 1.2.0), which the shipped weights were trained with;
+    1.2.8 takes sigmoid(upper) - sigmoid(lower) everywhere, equal to float rounding."""
+    ours, theirs = _trained_looking_pair()
+    z = torch.randn(2, 6, 5, 7) * 6
     with torch.no_grad():
-        prior.quantiles[:, 0, 1] = torch.tensor([0.25, -0.4, 0.0])
-    z = torch.randn(1, 3, 4, 4) * 4
-    z_hat, _ = prior(z, training=False)
-    medians = prior.medians().detach().view(1, 3, 1, 1)
-    torch.testing.assert_close(z_hat, torch.round(z - medians) + medians)
+        _, likelihoods = ours(z, training=False)
+        _, their_likelihoods = theirs(z, training=False)
+        values = (torch.round(z - ours.medians().view(1, -1, 1, 1)) + ours.medians().view(1, -1, 1, 1))
+        values = values.transpose(0, 1).reshape(6, 1, -1)
+        lower = theirs._logits_cumulative(values - 0.5, stop_gradient=True)
+        upper = theirs._logits_cumulative(values + 0.5, stop_gradient=True)
+        sign = -torch.sign(lower + upper)
+        expected = torch.abs(torch.sigmoid(sign * upper) - torch.sigmoid(sign * lower)).clamp_min(1e-9)
+    assert torch.equal(likelihoods, expected.reshape(6, 2, 5, 7).transpose(0, 1))
+    assert not torch.equal(likelihoods, their_likelihoods)  # the difference is real, and small:
+    torch.testing.assert_close(likelihoods, their_likelihoods, rtol=1e-4, atol=1e-9)
 
 
 def test_training_adds_bounded_noise_and_has_gradients() -> None:
-    prior = FactorizedPrior(4).train()
+    prior = EntropyBottleneck(4).train()
     z = torch.zeros(2, 4, 8, 8, requires_grad=True)
     z_hat, likelihoods = prior(z, training=True)
     assert 0 < (z_hat - z).abs().max() <= 0.5
     assert likelihoods.min() >= LIKELIHOOD_BOUND
     (-torch.log2(likelihoods).sum()).backward()
-    assert z.grad is not None and prior._matrix0.grad is not None
+    assert z.grad is not None and prior.matrices[0].grad is not None
 
 
 def test_cdf_is_the_integral_of_the_likelihoods_in_float64() -> None:
@@ -87,8 +137,11 @@ def test_cdf_is_the_integral_of_the_likelihoods_in_float64() -> None:
     cdf = ours.cdf(points)
     assert cdf.dtype == torch.float64 and cdf.shape == (6, 25)
     assert torch.all(cdf[:, 1:] >= cdf[:, :-1])
+    with pytest.raises(RuntimeError):  # why `_logits_cumulative` is overridden: CompressAI's stays float32
+        theirs._logits_cumulative(points.unsqueeze(1), stop_gradient=True)
     with torch.no_grad():
         logits = theirs._logits_cumulative(points.float().unsqueeze(1), stop_gradient=True).squeeze(1)
+    assert torch.equal(ours.cdf(points.float()), torch.sigmoid(logits))
     torch.testing.assert_close(cdf.float(), torch.sigmoid(logits), rtol=1e-5, atol=1e-6)
     with torch.no_grad():
         z = points.float().T.reshape(-1, 6, 1, 1).contiguous()  # each point as a batch item
@@ -99,34 +152,31 @@ def test_cdf_is_the_integral_of_the_likelihoods_in_float64() -> None:
 
 
 def test_lower_bound_passes_gradients_that_push_up() -> None:
-    prior = FactorizedPrior(1)
+    bound = EntropyBottleneck(1).likelihood_lower_bound
     x = torch.tensor([1e-12, 0.5], requires_grad=True)
-    bounded = prior.likelihood_lower_bound(x)
+    bounded = bound(x)
     assert torch.equal(bounded.detach(), torch.tensor([1e-9, 0.5]))
     (-bounded).sum().backward()  # gradient -1 pushes x up: passes through even below the bound
     assert torch.equal(x.grad, torch.tensor([-1.0, -1.0]))
     x.grad = None
-    prior.likelihood_lower_bound(x).sum().backward()  # pushing down below the bound is blocked
+    bound(x).sum().backward()  # pushing down below the bound is blocked
     assert torch.equal(x.grad, torch.tensor([0.0, 1.0]))
 
 
-def test_gaussian_conditional_buffers() -> None:
-    state = GaussianConditional().state_dict()
-    assert list(state) == [
-        "_offset",
-        "_quantized_cdf",
-        "_cdf_length",
-        "scale_table",
-        "scale_bound",
-        "likelihood_lower_bound.bound",
-        "lower_bound_scale.bound",
-    ]
-    assert torch.equal(state["scale_bound"], torch.tensor([0.11]))
-    assert torch.equal(state["lower_bound_scale.bound"], torch.tensor([0.11]))
-    assert state["scale_table"].shape == (0,)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_lower_bound_compares_in_the_inputs_dtype(dtype: torch.dtype) -> None:
+    x = torch.tensor([1e-12, 0.05, 0.5], dtype=dtype, requires_grad=True)
+    ours, theirs = LowerBound(0.11), CompressaiLowerBound(0.11)
+    bounded = ours(x)
+    assert bounded.dtype == dtype
+    assert torch.equal(bounded, torch.max(x, torch.tensor([0.11]).to(dtype)))
+    if dtype != torch.bfloat16:  # the same as CompressAI's; it promotes half precision to float32
+        assert torch.equal(bounded, theirs(x))
+    else:
+        assert theirs(x).dtype == torch.float32
 
 
-def test_gaussian_likelihoods_match_compressai() -> None:
+def test_gaussian_likelihoods_are_compressais_bit_for_bit() -> None:
     torch.manual_seed(2)
     y = torch.randn(2, 5, 6, 6) * 4
     scales = torch.rand(2, 5, 6, 6) * 5
@@ -136,9 +186,9 @@ def test_gaussian_likelihoods_match_compressai() -> None:
     theirs = CompressaiGaussian(None)
     y_hat, likelihoods = ours(y, scales, means, training=False)
     their_hat, their_likelihoods = theirs(y, scales, means=means, training=False)
-    torch.testing.assert_close(y_hat, torch.round(y - means) + means)
-    torch.testing.assert_close(y_hat, their_hat)
-    torch.testing.assert_close(likelihoods, their_likelihoods, rtol=1e-5, atol=1e-9)
+    assert torch.equal(y_hat, torch.round(y - means) + means)
+    assert torch.equal(y_hat, their_hat) and torch.equal(likelihoods, their_likelihoods)
+    assert torch.equal(ours.likelihood(y_hat, scales, means), likelihoods)
 
 
 def test_gaussian_training_noise() -> None:
@@ -148,7 +198,7 @@ def test_gaussian_training_noise() -> None:
     assert likelihoods.min() >= LIKELIHOOD_BOUND
 
 
-@pytest.mark.parametrize("module", [FactorizedPrior(3), GaussianConditional()], ids=["factorized", "gaussian"])
+@pytest.mark.parametrize("module", [EntropyBottleneck(3), GaussianConditional()], ids=["factorized", "gaussian"])
 def test_filled_cdf_tables_load(module: torch.nn.Module) -> None:
     state = module.state_dict()
     state["_offset"] = torch.arange(3, dtype=torch.int32)
@@ -161,10 +211,8 @@ def test_filled_cdf_tables_load(module: torch.nn.Module) -> None:
     assert torch.equal(module._offset, torch.arange(3, dtype=torch.int32))
 
 
-def test_rename_maps_new_compressai_names_only() -> None:
-    renamed = rename_compressai_entropy_keys(
-        {"entropy_bottleneck.matrices.0": 1, "entropy_bottleneck.biases.4": 2, "entropy_bottleneck.factors.3": 3,
-         "g_a0.weight": 4}
-    )
-    assert list(renamed) == ["entropy_bottleneck._matrix0", "entropy_bottleneck._bias4",
-                             "entropy_bottleneck._factor3", "g_a0.weight"]
+def test_compressais_update_runs() -> None:
+    """CompressAI's own CDFs (not used by fcc's coder) build from the overridden likelihood."""
+    ours, _ = _trained_looking_pair()
+    assert ours.update(force=True)
+    assert ours._quantized_cdf.shape[0] == 6 and ours._offset.shape == (6,)

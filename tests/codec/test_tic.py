@@ -1,11 +1,16 @@
 """TIC with the tiny configuration: shapes at several sizes, stages, dtype, loading."""
 
+import warnings
+
 import pytest
 import torch
+from compressai.models import CompressionModel
 
 from forensiccodec.codec.config import get_config
+from forensiccodec.codec.entropy_models import to_legacy_names
 from forensiccodec.codec.tic import TIC, from_transtic_state_dict
 from forensiccodec.errors import UsageError
+from forensiccodec.zoo import codec_file_tensors
 
 torch.set_num_threads(2)
 
@@ -66,7 +71,7 @@ def test_training_forward_has_gradients() -> None:
     bits = sum(-torch.log2(likelihood).sum() for likelihood in out["likelihoods"].values())
     (bits + out["x_hat"].square().mean()).backward()
     assert model.g_a0.weight.grad is not None and model.h_s3.weight.grad is not None
-    assert model.g_s1.weight.grad is not None and model.entropy_bottleneck._matrix1.grad is not None
+    assert model.g_s1.weight.grad is not None and model.entropy_bottleneck.matrices[1].grad is not None
     model.aux_loss().backward()
     assert model.entropy_bottleneck.quantiles.grad is not None
 
@@ -108,18 +113,36 @@ def test_sizes_must_be_multiples_of_64(model: TIC) -> None:
         model.analysis(torch.rand(1, 3, 64, 96))
 
 
-def test_loads_a_transtic_style_checkpoint(model: TIC) -> None:
+@pytest.mark.parametrize("names", ["legacy", "compressai"])
+def test_loads_a_transtic_style_checkpoint(model: TIC, names: str) -> None:
     state = {f"module.{key}": value.clone() for key, value in model.state_dict().items()}
     state["module.g_a1.residual_group.blocks.1.attn_mask"] = torch.zeros(256, 64, 64)
     state["module.entropy_bottleneck._quantized_cdf"] = torch.ones(model.config.N, 30, dtype=torch.int32)
     state["module.gaussian_conditional.scale_table"] = torch.linspace(0.11, 256, 64)
-    for i in range(5):  # compressai >= 1.2.7 spelling
-        state[f"module.entropy_bottleneck.matrices.{i}"] = state.pop(f"module.entropy_bottleneck._matrix{i}")
+    if names == "legacy":  # TransTIC's vendored compressai 1.2.0: _matrix0, _bias0, _factor0, ...
+        state = to_legacy_names(state)
+        assert "module.entropy_bottleneck._matrix3" in state
     fresh = TIC(get_config("tiny"))
-    fresh.load_state_dict(state)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # legacy names alone: the hint about optimizer states
+        fresh.load_state_dict(state)
     assert fresh.entropy_bottleneck._quantized_cdf.shape == (model.config.N, 30)
-    torch.testing.assert_close(fresh.entropy_bottleneck._matrix3, model.entropy_bottleneck._matrix3)
-    torch.testing.assert_close(fresh.g_s7.weight, model.g_s7.weight)
+    assert fresh.gaussian_conditional.scale_table.shape == (64,)
+    assert torch.equal(fresh.entropy_bottleneck.matrices[3], model.entropy_bottleneck.matrices[3])
+    assert torch.equal(fresh.entropy_bottleneck.factors[0], model.entropy_bottleneck.factors[0])
+    assert torch.equal(fresh.g_s7.weight, model.g_s7.weight)
+
+
+def test_is_a_compressai_compression_model(model: TIC) -> None:
+    assert isinstance(model, CompressionModel)
+    assert torch.equal(model.aux_loss(), model.entropy_bottleneck.loss())
+    fresh = TIC(get_config("tiny"))
+    fresh.load_state_dict(model.state_dict())
+    assert fresh.update(force=True)  # CompressAI's own CDFs: they never reach a weights file
+    assert fresh.gaussian_conditional.scale_table.numel() == 64
+    written = codec_file_tensors(fresh)
+    assert list(written) == list(codec_file_tensors(model))
+    assert "entropy_bottleneck._matrix0" in written and not any("matrices" in key for key in written)
 
 
 def test_loading_stays_strict(model: TIC) -> None:
