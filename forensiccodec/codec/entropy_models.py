@@ -55,7 +55,7 @@ _CURRENT_NAME = {legacy: current for current, legacy in _LEGACY_PREFIX.items()}
 UPGRADE_HINT = (
     "if an optimizer state comes with these weights (a training checkpoint written before fcc took its"
     " entropy models from CompressAI), it lists the entropy bottleneck's parameters in their old order:"
-    " convert the checkpoint first with scripts/upgrade_training_checkpoint.py"
+    " fcc's --resume puts them in the new order (forensiccodec/train/legacy_checkpoints.py)"
 )
 
 

@@ -43,6 +43,10 @@ class BestValidatedWeights:
         self.record: dict[str, Any] | None = None
         if resume and self.path.exists():
             self.record = torch.load(self.path, map_location="cpu", weights_only=True)
+            # a record written before the entropy models came from CompressAI names them the old way
+            from forensiccodec.codec.entropy_models import to_compressai_names
+
+            self.record["tensors"] = to_compressai_names(self.record["tensors"])
         elif self.path.exists():
             self.path.unlink()  # a fresh run must not inherit another run's best
 

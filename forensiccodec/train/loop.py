@@ -515,6 +515,9 @@ def _load_checkpoint(
     if state.get("format") != CHECKPOINT_FORMAT:
         raise TrainingError(f"checkpoint {path} has an unknown format {state.get('format')!r}")
     check_same_run(state.get("config") or {}, config, path)
+    from forensiccodec.train.legacy_checkpoints import upgrade_checkpoint
+
+    upgrade_checkpoint(state)  # written before the entropy models came from CompressAI
     try:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])

@@ -64,7 +64,7 @@ def test_legacy_names_load_and_win_over_defaults() -> None:
     legacy = to_legacy_names(theirs.state_dict())
     assert set(LEGACY_PARAMETERS) <= set(legacy)
     fresh = EntropyBottleneck(6)
-    with pytest.warns(UserWarning, match="upgrade_training_checkpoint"):
+    with pytest.warns(UserWarning, match="legacy_checkpoints"):
         fresh.load_state_dict(legacy)
     assert torch.equal(fresh.matrices[3], theirs.matrices[3])
     # legacy weights completed with a fresh model's defaults (a warm start's pattern): the legacy ones load
