@@ -128,12 +128,16 @@ def detect(inputs, n_patches, top_m, seed, config_name, heatmap, heatmap_dir, fo
 @click.option("--splits", default="train,val", show_default=True, help="splits to place the threshold on (never the test split you report)")
 @click.option("--probability-split", default="val", show_default=True,
               help="split to fit P(synthetic) on (Platt scaling of the calibrated scores); 'none' fits none")
+@click.option("--patches", "n_patches", type=click.IntRange(min=1), default=None,
+              help="patches per image (default: the weights' own); fewer for large calibration splits")
 @weights_dir_option
-def calibrate_detector(data: Path, config_name: str, splits: str, probability_split: str, weights_dir: Path | None) -> None:
+def calibrate_detector(data: Path, config_name: str, splits: str, probability_split: str, n_patches: int | None,
+                       weights_dir: Path | None) -> None:
     """Place the registered detector's threshold on labelled splits, fit the probability of its
     scores (P(synthetic)) on one split, and register the result."""
     from ..detector.calibration import calibrate_registered
 
     result = calibrate_registered(config_name, data, tuple(s for s in splits.split(",") if s), weights_dir,
-                                  probability_split=None if probability_split in ("none", "") else probability_split)
+                                  probability_split=None if probability_split in ("none", "") else probability_split,
+                                  n_patches=n_patches)
     click.echo(json.dumps(result.to_json()))

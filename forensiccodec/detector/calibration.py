@@ -90,8 +90,11 @@ def shift_decision(backbone: PatchClassifier, offset: float) -> None:
         backbone.classifier.bias[SYNTHETIC_CLASS] -= offset
 
 
-def _split_scores(detector: PatchDetector, data_dir: str | Path, split: str) -> tuple[list[float], list[float]]:
-    evaluation = evaluate_split(detector, data_dir, split)
+def _split_scores(
+    detector: PatchDetector, data_dir: str | Path, split: str, n_patches: int | None = None,
+) -> tuple[list[float], list[float]]:
+    evaluation = evaluate_split(detector, data_dir, split, n_patches=n_patches,
+                                top_m=None if n_patches is None else detector.top_for(n_patches))
     return list(evaluation.real_scores), list(evaluation.synthetic_scores)
 
 
@@ -119,7 +122,7 @@ def calibrate(detector: PatchDetector, data_dir: str | Path, splits: Sequence[st
 
 def calibrate_registered(
     config_name: str, data_dir: str | Path, splits: Sequence[str] = ("train", "val"), weights_dir: Path | None = None,
-    probability_split: str | None = "val",
+    probability_split: str | None = "val", n_patches: int | None = None,
 ) -> Calibration:
     """Calibrate the registered detector of ``config_name`` and register the shifted weights.
 
@@ -128,6 +131,9 @@ def calibrate_registered(
     ``probability``, where `weights.load_detector` finds it. Each split is scored once. A fit
     that fails (scores that do not rise with the class) stops the command before anything is
     written. Without one, the entry keeps no probability when the weights change.
+
+    ``n_patches`` scores each image on fewer patches than the weights' own (their share of top
+    patches kept): thousands of calibration tiles at 800 patches take hours on a CPU.
     """
     from forensiccodec.detector.weights import (
         PROBABILITY_KEY,
@@ -137,7 +143,7 @@ def calibrate_registered(
     from forensiccodec.zoo import Manifest
 
     detector = load_detector(config_name, weights_dir)
-    scores = {split: _split_scores(detector, data_dir, split)
+    scores = {split: _split_scores(detector, data_dir, split, n_patches)
               for split in dict.fromkeys([*splits, *([probability_split] if probability_split else [])])}
     real = [score for split in splits for score in scores[split][0]]
     synthetic = [score for split in splits for score in scores[split][1]]
@@ -147,13 +153,15 @@ def calibrate_registered(
         split_real, split_synthetic = scores[probability_split]
         fitted = fit_probability(
             [score - result.offset for score in split_real], [score - result.offset for score in split_synthetic],
-            split=probability_split, n_patches=detector.n_patches, top_m=detector.top_m,
+            split=probability_split, n_patches=n_patches or detector.n_patches,
+            top_m=detector.top_for(n_patches) if n_patches else detector.top_m,
         )
         result = replace(result, probability=fitted)
     shift_decision(detector.backbone, result.offset)
     manifest = Manifest.load(weights_dir)
     entry = manifest.entries[detector_entry_name(config_name)]
-    history = list(entry.extra.get("calibrations", [])) + [{**result.to_json(), "data": str(data_dir)}]
+    record = {**result.to_json(), "data": str(data_dir), **({"n_patches": n_patches} if n_patches else {})}
+    history = list(entry.extra.get("calibrations", [])) + [record]
     extra: dict = {"calibrations": history}
     if result.probability is not None:
         extra[PROBABILITY_KEY] = result.probability.to_json()

@@ -96,8 +96,8 @@ def test_calibration_fits_the_probability_on_its_split_after_the_shift(tmp_path:
     scores = {"train": ([-3.0, -1.0], [2.0, 4.0]), "val": ([-2.0, 0.5, -4.0], [1.0, 6.0]), "test": ([9.0], [-9.0])}
     scored: list[str] = []
 
-    def fake_scores(detector, data_dir, split):
-        scored.append(split)
+    def fake_scores(detector, data_dir, split, n_patches=None):
+        scored.append(split if n_patches is None else f"{split}@{n_patches}")
         return scores[split]
 
     monkeypatch.setattr(calibration, "_split_scores", fake_scores)
@@ -116,6 +116,12 @@ def test_calibration_fits_the_probability_on_its_split_after_the_shift(tmp_path:
     assert without.probability is None and without.to_json()["probability"] is None
     assert without.offset != 0.0  # so the weights changed, and the earlier fit no longer holds
     assert load_detector("tiny", weights).probability is None
+
+    scored.clear()
+    fewer = calibrate_registered("tiny", tmp_path / "data", weights_dir=weights, n_patches=4)
+    assert scored == ["train@4", "val@4"]
+    assert (fewer.probability.n_patches, fewer.probability.top_m) == (4, 3)  # the weights' share: 8 of 12
+    assert Manifest.load(weights).entries["detector-tiny"].extra["calibrations"][-1]["n_patches"] == 4
 
     before = Manifest.load(weights).entries["detector-tiny"].sha256
     with pytest.raises(UsageError):  # scores that fall with the class: refused, nothing written
