@@ -37,6 +37,7 @@ from forensiccodec.detector.evaluation import (
     labelled_files,
     named_transform,
     score_histogram,
+    summarise,
 )
 from forensiccodec.detector.weights import load_detector, update_detector_record
 from forensiccodec.images import load_image, to_uint8
@@ -67,6 +68,21 @@ def codec_transform(config_name: str, quality: int, weights_dir: Path | None) ->
     return transform
 
 
+def _per_family(evaluation: Evaluation, data: Path) -> list[tuple[str, Evaluation]]:
+    """The evaluation split by the generator family of the synthetic images (all real images in each)."""
+    manifest = json.loads((data / "manifest.json").read_text())
+    if "families" not in manifest:
+        raise click.UsageError(f"{data} has one generator family; --by-family needs a set built with --families")
+    family_of = {g: f for f, record in manifest["families"].items() for g in record["generators"]}
+    generator_of = {str((data / i["file"]).resolve()): i["generator"] for i in manifest["images"] if i["generator"]}
+    by_family: dict[str, list[float]] = {f: [] for f in manifest["families"]}
+    for path, score in zip(evaluation.synthetic_files, evaluation.synthetic_scores):
+        by_family[family_of[generator_of[str(Path(path).resolve())]]].append(score)
+    return [(family, summarise(evaluation.real_scores, synthetic, transform=evaluation.transform,
+                               n_patches=evaluation.n_patches, top_m=evaluation.top_m))
+            for family, synthetic in by_family.items()]
+
+
 def _row(evaluation: Evaluation, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     row = {k: (round(v, 5) if isinstance(v, float) else v) for k, v in evaluation.summary().items()}
     row["histogram_real"] = score_histogram(evaluation.real_scores, HISTOGRAM_EDGES)
@@ -87,6 +103,10 @@ def _with_interval(row: dict[str, Any], key: str, digits: int) -> str:
     return f"{value:.{digits}f} [{interval[0]:.3f}, {interval[1]:.3f}]"
 
 
+def _condition(row: dict[str, Any]) -> str:
+    return f"{row['transform']}, {row['family']} only" if "family" in row else row["transform"]
+
+
 def _print_table(rows: list[dict[str, Any]]) -> None:
     click.echo("| condition | bpp | accuracy [95 % CI] | AUC [95 % CI] | real acc. [95 % CI] | synthetic acc. [95 % CI]"
                " | median real | median synthetic | patches/top |")
@@ -94,7 +114,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         bpp = f"{r['bpp']:.3f}" if "bpp" in r else "-"
         click.echo(
-            f"| {r['transform']} | {bpp} | {_with_interval(r, 'accuracy', 4)} | {_with_interval(r, 'auc', 4)} | "
+            f"| {_condition(r)} | {bpp} | {_with_interval(r, 'accuracy', 4)} | {_with_interval(r, 'auc', 4)} | "
             f"{_with_interval(r, 'real_accuracy', 3)} | {_with_interval(r, 'synthetic_accuracy', 3)} | "
             f"{r['median_real']:+.2f} | {r['median_synthetic']:+.2f} | {r['n_patches']}/{r['top_m']} |"
         )
@@ -149,8 +169,10 @@ def main() -> None:
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False), default=None)
 @click.option("--histogram", "histogram_path", type=click.Path(path_type=Path, dir_okay=False), default=None)
 @click.option("--update-manifest", is_flag=True, help="record the results in the detector's manifest entry")
+@click.option("--by-family", is_flag=True,
+              help="also each generator family's synthetic images against all real ones (a set built with --families)")
 def split(data, split, config_name, weights_dir, n_patches, top_m, transforms, codec_qualities, codec_config,
-          json_path, histogram_path, update_manifest) -> None:
+          json_path, histogram_path, update_manifest, by_family) -> None:
     """Accuracy, AUC and score distributions on DATA/SPLIT under each transform."""
     command = "python scripts/evaluate_detector.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     detector = load_detector(config_name, weights_dir)
@@ -170,24 +192,27 @@ def split(data, split, config_name, weights_dir, n_patches, top_m, transforms, c
         extra = {"bpp": round(float(np.mean(rates)), 4)} if rates else {}
         rows.append(_row(evaluation, extra))
         scores[name] = (evaluation.real_scores, evaluation.synthetic_scores)
+        if by_family:
+            rows += [_row(family_evaluation, {**extra, "family": family})
+                     for family, family_evaluation in _per_family(evaluation, data)]
         row = rows[-1]
         click.echo(f"{name}: accuracy {_with_interval(row, 'accuracy', 4)}, AUC {_with_interval(row, 'auc', 4)} "
                    f"({time.monotonic() - started:.0f} s)", err=True)
     _print_table(rows)
     click.echo(f"histogram bins: {HISTOGRAM_EDGES} (outside values clipped into the end bins)")
     for row in rows:
-        click.echo(f"  {row['transform']:>16}: real {row['histogram_real']}  synthetic {row['histogram_synthetic']}")
+        click.echo(f"  {_condition(row):>16}: real {row['histogram_real']}  synthetic {row['histogram_synthetic']}")
     result = {"command": command, "data": str(data), "split": split, "config": config_name,
               "histogram_edges": HISTOGRAM_EDGES, "conditions": rows, "scores": scores}
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(result, indent=1))
     if histogram_path is not None:
-        _histogram_png(rows, scores, histogram_path)
+        _histogram_png([row for row in rows if "family" not in row], scores, histogram_path)
     if update_manifest:
         keys = ("accuracy", "auc", "real_accuracy", "synthetic_accuracy", *(f"{name}_ci" for name in CI_METRICS),
                 "n_real", "n_synthetic", "n_patches", "top_m")
-        metrics = {row["transform"]: {k: row[k] for k in keys + (("bpp",) if "bpp" in row else ())} for row in rows}
+        metrics = {_condition(row): {k: row[k] for k in keys + (("bpp",) if "bpp" in row else ())} for row in rows}
         update_detector_record(config_name, weights_dir, metrics={f"{Path(data).name}-{split}": {**metrics, "command": command}})
 
 
@@ -204,7 +229,7 @@ def photos(folder, config_name, weights_dir, n_patches, top_m, resave, json_path
     command = "python scripts/evaluate_detector.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     detector = load_detector(config_name, weights_dir)
     qualities = [int(q) for q in resave.split(",") if q]
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".tif", ".webp"})
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".tif", ".webp"})
     table = []
     for path in files:
         image = load_image(path)
