@@ -62,8 +62,8 @@ def main() -> None:
         hours = [p["hours"] for p in points]
         psnr_axis.plot(hours, [p["psnr"] for p in points], marker="o", label=name)
         bpp_axis.plot(hours, [p["bpp"] for p in points], marker="o", label=name)
-    psnr_axis.set(xlabel="CPU-hours of training (2 cores)", ylabel="held-out PSNR (dB)", title="distortion")
-    bpp_axis.set(xlabel="CPU-hours of training (2 cores)", ylabel="held-out bpp (model estimate)", title="rate")
+    psnr_axis.set(xlabel="hours of training (wall clock, a 2-core CPU)", ylabel="held-out PSNR (dB)", title="distortion")
+    bpp_axis.set(xlabel="hours of training (wall clock, a 2-core CPU)", ylabel="held-out bpp (model estimate)", title="rate")
     for axis in (psnr_axis, bpp_axis):
         axis.grid(alpha=0.3)
         axis.legend()
