@@ -33,13 +33,21 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from compressai.entropy_models import EntropyBottleneck as _CompressaiEntropyBottleneck
-from compressai.entropy_models import (
-    GaussianConditional as _CompressaiGaussianConditional,
-)
-from compressai.ops import LowerBound as _CompressaiLowerBound
-from compressai.ops.bound_ops import LowerBoundFunction
 from torch import Tensor, nn
+
+# CompressAI scripts some ops with torch.jit.script, which torch now deprecates with a
+# FutureWarning at import: a user of fcc can do nothing about it, so it stays out of their output.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
+    from compressai.entropy_models import (
+        EntropyBottleneck as _CompressaiEntropyBottleneck,
+    )
+    from compressai.entropy_models import (
+        GaussianConditional as _CompressaiGaussianConditional,
+    )
+    from compressai.models import CompressionModel  # noqa: F401  (TIC's base class, imported from here)
+    from compressai.ops import LowerBound as _CompressaiLowerBound
+    from compressai.ops.bound_ops import LowerBoundFunction
 
 LIKELIHOOD_BOUND = 1e-9  # CompressAI's default likelihood_bound
 SCALE_BOUND = 0.11  # CompressAI's default scale_bound

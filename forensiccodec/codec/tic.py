@@ -19,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
-from compressai.models import CompressionModel
 from torch import Tensor, nn
 
 from forensiccodec.codec.config import TICConfig
 from forensiccodec.codec.entropy_models import (
+    CompressionModel,
     EntropyBottleneck,
     GaussianConditional,
     to_compressai_names,

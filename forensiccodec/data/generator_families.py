@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -222,7 +223,9 @@ def _denoiser_synthesise(model: nn.Module, x: torch.Tensor, noise: torch.Generat
 
 
 def _build_codec() -> nn.Module:
-    from compressai.models import FactorizedPrior
+    with warnings.catch_warnings():  # CompressAI's torch.jit.script use: torch's deprecation, not ours
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
+        from compressai.models import FactorizedPrior
 
     return FactorizedPrior(32, 48)
 
