@@ -431,7 +431,7 @@ def load_finetuned_codec(config_name: str = "small", quality: int = 1, weights_d
     if entry is None or entry.kind != FINETUNED_KIND:
         raise WeightsError(
             f"no fully fine-tuned {config_name} codec for quality {quality} in {manifest.directory}; train it with"
-            f" `fcc train-codec --objective forensic --config {config_name} -q {quality} --data <folder>`"
+            f" `fcc train-adapter --placement full --config {config_name} -q {quality} --data <folder>`"
         )
     return load_codec_entry(manifest, entry, variant=FINETUNED_VARIANT)
 

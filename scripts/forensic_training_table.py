@@ -1,7 +1,7 @@
 """Print the training record of every registered forensic weight set as a markdown table.
 
 The numbers in docs/training.md's forensic section come from this script, which reads only
-weights/manifest.json (what `fcc train-adapter` / `fcc train-codec --objective forensic` recorded):
+weights/manifest.json (what `fcc train-adapter` recorded):
 
     python scripts/forensic_training_table.py [--weights-dir weights]
 """

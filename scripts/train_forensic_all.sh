@@ -19,13 +19,8 @@ mkdir -p "$LOGS"
 
 train() {  # quality placement extra-args...
   q=$1; placement=$2; shift 2
-  if [ "$placement" = full ]; then
-    "$FCC" train-codec --objective forensic -q "$q" --data "$DATA" --batch-size "$BATCH" --patches "$PATCHES" \
-      --checkpoint-dir "$LOGS/q$q-$placement" --seed "$q" --device cpu "$@"
-  else
-    "$FCC" train-adapter -q "$q" --placement "$placement" --data "$DATA" --batch-size "$BATCH" --patches "$PATCHES" \
-      --checkpoint-dir "$LOGS/q$q-$placement" --seed "$q" --device cpu --no-progress "$@"
-  fi
+  "$FCC" train-adapter -q "$q" --placement "$placement" --data "$DATA" --batch-size "$BATCH" --patches "$PATCHES" \
+    --checkpoint-dir "$LOGS/q$q-$placement" --seed "$q" --device cpu --no-progress "$@"
 }
 
 for run in $RUNS; do

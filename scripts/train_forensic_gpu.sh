@@ -6,7 +6,7 @@
 # contention is in the measurement), then resumes with the step count that fills the time left,
 # so the learning-rate schedule (halved at 60%) runs to its end. Every run trains and exports
 # into a private copy of weights/ (runs write their manifests in parallel), and the results are
-# packed into a few tar files under OUT; `python scripts/register_trained_weights.py` registers
+# packed into a few tar files under OUT; `fcc register-weights RUN_DIR... --force` registers
 # them here afterwards.
 #
 # RUNS entries are quality:placement[:lambda-scale], placement in decoder|paper|full.
@@ -48,11 +48,7 @@ train() {  # dir quality placement lambda-scale extra-args...
   local common=(-q "$q" --data "$DATA" --batch-size "$BATCH" --patches "$PATCHES" --patch-aggregate "$PATCH_AGGREGATE" --lambda-scale "$scale"
                 --workers "$WORKERS" --checkpoint-dir "$dir/checkpoints" --weights-dir "$dir/weights"
                 --seed "$q" --device "$DEVICE")
-  if [ "$placement" = full ]; then
-    $FCC train-codec --objective forensic "${common[@]}" "$@"
-  else
-    $FCC train-adapter --placement "$placement" "${common[@]}" --no-progress "$@"
-  fi
+  $FCC train-adapter --placement "$placement" "${common[@]}" --no-progress "$@"
 }
 
 prepare() {  # dir: a private weights folder (each run registers its result in its own manifest)

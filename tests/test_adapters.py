@@ -259,6 +259,6 @@ def test_finetuned_export_refuses_an_adapter_model_and_a_silent_replacement(regi
 
 def test_missing_finetuned_codec_names_the_training_command(tmp_path):
     export_adapted_registry(tmp_path, finetuned=False)
-    with pytest.raises(WeightsError, match="fcc train-codec --objective forensic") as error:
+    with pytest.raises(WeightsError, match="fcc train-adapter --placement full") as error:
         adapters.load_finetuned_codec("tiny", QUALITY, tmp_path)
     one_line(error)

@@ -316,7 +316,7 @@ def test_finetuned_codec_round_trip_writes_its_own_model_name(tmp_path, combinat
 
 def test_finetuned_files_need_the_finetuned_weights(tmp_path, combinations, adapted_store, store):
     api.encode_file(adapted_store.for_encoding("tiny", 1, codec="finetuned"), combinations["original"], tmp_path / "ft.fcc")
-    with pytest.raises(WeightsError, match="fcc train-codec --objective forensic"):
+    with pytest.raises(WeightsError, match="fcc train-adapter --placement full"):
         api.decode_file(store, tmp_path / "ft.fcc", tmp_path / "ft.png")
 
 

@@ -562,7 +562,7 @@ def test_cli_finetuned_codec_round_trip(tmp_path, cli_combinations, adapted_weig
     assert_clean_failure(result, expect_in="fine-tuned codec has no adapters", exit_code=2)
     result = fcc("encode", cli_combinations["original"], "--config", "tiny", "-q", "1", "--codec", "finetuned",
                  "-o", tmp_path / "y.fcc")  # the tiny registry has no fine-tuned codec
-    assert_clean_failure(result, expect_in="fcc train-codec --objective forensic", exit_code=4)
+    assert_clean_failure(result, expect_in="fcc train-adapter --placement full", exit_code=4)
 
 
 def test_decode_help_explains_the_four_combinations(fcc):

@@ -1,4 +1,5 @@
-"""``fcc train-codec``, ``fcc train-adapter``, ``fcc train-detector``: the three trainings.
+"""``fcc train-codec``, ``fcc train-adapter``, ``fcc train-detector``: the three trainings
+(``train-adapter --placement full`` is the paper's fully fine-tuned codec).
 
 Each also runs under torchrun (DistributedDataParallel), through ``python -m forensiccodec``:
 ``torchrun --nproc-per-node 2 -m forensiccodec train-codec ...``. Only torch is needed to train:
@@ -35,81 +36,43 @@ PRECISION_CHOICE = LibraryChoice("forensiccodec.train.precision", "PRECISIONS")
 @main.command("train-codec")
 @recipe_option
 @click.option("--data", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True, multiple=True,
-              help="rd: folder of training photographs (its train/ sub-folder if present; repeat for several, the first one's holdout/ validates); forensic: a DIR/{train,val}/{real,synthetic} folder")
-@click.option("--quality", "-q", type=int, required=True, help="1..4: sets the TransTIC λ {0.0018, 0.0035, 0.0067, 0.013} (forensic: the paper's λ {0.02, 0.03, 0.045, 0.07})")
-@click.option("--objective", type=click.Choice(["rd", "forensic"]), default="rd", show_default=True,
-              help="rd: train the base codec; forensic: fine-tune every parameter of the registered base codec with the adapters' loss (the paper's fully fine-tuned baseline)")
+              help="folder of training photographs (its train/ sub-folder if present; repeat for several, the first one's holdout/ validates)")
+@click.option("--quality", "-q", type=int, required=True, help="1..4: sets the TransTIC λ {0.0018, 0.0035, 0.0067, 0.013}")
+@click.option("--objective", hidden=True, type=click.Choice(["rd", "forensic"]), default="rd",
+              help="the fully fine-tuned baseline is `fcc train-adapter --placement full`; forensic says so")
 @click.option("--config", "config_name", default="small", show_default=True)
-@click.option("--steps", type=int, default=None, help="default: 20000 (rd); 50 epochs (forensic)")
+@click.option("--steps", type=int, default=20000, show_default=True)
 @click.option("--batch-size", type=int, default=8, show_default=True)
 @click.option("--crop-size", type=int, default=256, show_default=True)
-@click.option("--lr", type=float, default=None, help="default: 3e-4 (rd), 1e-4 (forensic)")
-@click.option("--init-from", "--init", "init_from", default=None, help="rd: start from these weights, a file or a registered codec (e.g. tic-small-q3: the rate ladder)")
-@click.option("--detector", "detector_config", default="small", show_default=True, help="forensic: the registered detector to keep working")
-@click.option("--patches", "k_patches", type=int, default=TRAINING_PATCHES, show_default=True, help="forensic: detector patches per image")
-@click.option("--patch-aggregate", hidden=True, type=click.Choice(PATCH_AGGREGATES), default="mean", show_default=True,
-              help="forensic: image logits in the loss (see fcc train-adapter --help)")
-@click.option("--validate-every", type=int, default=None, help="rd: held-out bpp and PSNR every N steps (the learning curve); forensic: score the val split")
-@click.option("--val-patches", hidden=True, type=int, default=100, show_default=True, help="forensic: detector patches per val image")
-@click.option("--val-top", hidden=True, type=int, default=75, show_default=True, help="forensic: top-scoring val patches averaged")
-@click.option("--lambda-scale", hidden=True, type=float, default=1.0, show_default=True, help="forensic: multiply λ in the loss (see fcc train-adapter --help)")
-@click.option("--workers", type=int, default=0, show_default=True, help="forensic: data-loading processes per training process")
-@click.option("--keep-best", is_flag=True, help="forensic: export the weights of the best validation (accuracy, then AUC), not the last")
-@click.option("--checkpoint-dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="default: runs/codec-<config>-q<Q> (rd), runs/tic-<config>-ft-q<Q> (forensic)")
+@click.option("--lr", type=float, default=3e-4, show_default=True)
+@click.option("--init-from", "--init", "init_from", default=None, help="start from these weights, a file or a registered codec (e.g. tic-small-q3: the rate ladder)")
+@click.option("--validate-every", type=int, default=None, help="held-out bpp and PSNR every N steps (the learning curve)")
+@click.option("--checkpoint-dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="default: runs/codec-<config>-q<Q>")
 @click.option("--resume", is_flag=True, help="continue from the last checkpoint in --checkpoint-dir")
 @click.option("--device", default=None, help="cpu, cuda (default: cuda if available)")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--time-budget", type=Duration(), default=None, help="stop cleanly, checkpointed for --resume, before this long (2h, 90m, 45s)")
 @click.option("--max-seconds", type=float, default=None, hidden=True)
-@click.option("--precision", type=PRECISION_CHOICE, default="auto", show_default=True, help="rd: auto = bf16 autocast where the hardware has it natively, else fp32")
-@click.option("--compile/--no-compile", "compile_model", default=False, show_default=True, help="rd: torch.compile the model (minutes to compile; on this project's CPU measurements no faster than bf16 eager)")
+@click.option("--precision", type=PRECISION_CHOICE, default="auto", show_default=True, help="auto = bf16 autocast where the hardware has it natively, else fp32")
+@click.option("--compile/--no-compile", "compile_model", default=False, show_default=True, help="torch.compile the model (minutes to compile; on this project's CPU measurements no faster than bf16 eager)")
 @click.option("--save-state", "save_state_to", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="rd: also write the trained model as a plain state file (no entropy tables; needs no entropy coder), "
+              help="also write the trained model as a plain state file (no entropy tables; needs no entropy coder), "
                    "which scripts/export_states.py registers")
 @progress_option
 @click.option("--export/--no-export", default=True, show_default=True, help="register the result under the weights folder")
 @click.option("--force", is_flag=True, help="replace weights already registered")
 @weights_dir_option
-def train_codec(objective, steps, lr, init_from, detector_config, k_patches, patch_aggregate, validate_every, val_patches,
-                val_top, lambda_scale, workers, keep_best, time_budget, max_seconds, precision, compile_model,
-                save_state_to, **options) -> None:
-    """Train the base codec (λ·255²·MSE + bpp), or fine-tune all of it for the detector (--objective forensic).
+def train_codec(objective: str, time_budget: float | None, max_seconds: float | None, **options: Any) -> None:
+    """Train the base codec: λ·255²·MSE + bpp.
 
     Runs under torchrun too (DistributedDataParallel): torchrun --nproc-per-node 2 -m forensiccodec train-codec ...
     """
+    from ..train.codec_training import train_codec_command
     from ..train.time_budget import budget_seconds
 
-    if objective == "rd":
-        from ..train.codec_training import train_codec_command
-
-        if lambda_scale != 1.0 or workers != 0 or keep_best or patch_aggregate != "mean":
-            raise UsageError("--lambda-scale, --workers, --keep-best and --patch-aggregate are for --objective forensic")
-        summary = train_codec_command(
-            steps=20000 if steps is None else steps, lr=3e-4 if lr is None else lr, init_from=init_from,
-            validate_every=validate_every, max_seconds=budget_seconds(time_budget, max_seconds), precision=precision,
-            compile_model=compile_model, save_state_to=save_state_to, **options,
-        )
-        click.echo(json.dumps(summary))
-        return
-    from ..rate_points import rate_point_for_quality
-    from ..train.forensic_training import train_forensic
-
-    if init_from is not None:
-        raise UsageError("--init-from is for --objective rd; forensic fine-tuning starts from the registered base codec")
-    if precision != "auto" or compile_model:
-        raise UsageError("--precision and --compile are for --objective rd")
-    if save_state_to is not None:
-        raise UsageError("--save-state is for --objective rd")
-    if len(options["data"]) != 1:
-        raise UsageError("--objective forensic takes one --data folder")
-    options["data"] = options["data"][0]
-    quality = options.pop("quality")
-    summary = train_forensic(
-        rate_point=rate_point_for_quality(quality), placement="full", steps=steps, lr=1e-4 if lr is None else lr,
-        detector_config=detector_config, k_patches=k_patches, patch_aggregate=patch_aggregate, validate_every=validate_every,
-        val_patches=val_patches, val_top=val_top, lambda_scale=lambda_scale, workers=workers, keep_best=keep_best,
-        max_seconds=budget_seconds(time_budget, max_seconds), **options,
-    )
+    if objective == "forensic":
+        raise UsageError("the fully fine-tuned baseline is trained by `fcc train-adapter --placement full`")
+    summary = train_codec_command(max_seconds=budget_seconds(time_budget, max_seconds), **options)
     click.echo(json.dumps(summary))
 
 
@@ -119,8 +82,9 @@ def train_codec(objective, steps, lr, init_from, detector_config, k_patches, pat
               help="a DIR/{train,val}/{real,synthetic} folder (fcc demo-data writes one)")
 @click.option("--lambda", "lmbda", type=float, default=None, help="rate point: 0.02, 0.03, 0.045 or 0.07 (or -q)")
 @click.option("--quality", "-q", type=int, default=None, help="rate point by base quality 1..4")
-@click.option("--placement", type=click.Choice(["paper", "decoder"]), default="paper", show_default=True,
-              help="paper: encoder+decoder adapters; decoder: decoder adapters only (base bitstream)")
+@click.option("--placement", type=click.Choice(["paper", "decoder", "full"]), default="paper", show_default=True,
+              help="paper: encoder+decoder adapters; decoder: decoder adapters only (base bitstream); full: "
+                   "fine-tune every parameter of the base codec instead (the paper's fully fine-tuned baseline)")
 @click.option("--config", "config_name", default="small", show_default=True, help="base codec configuration")
 @click.option("--detector", "detector_config", default="small", show_default=True, help="registered detector to keep working")
 @click.option("--epochs", type=int, default=50, show_default=True, help="lr halves after 60% of them")
@@ -131,7 +95,7 @@ def train_codec(objective, steps, lr, init_from, detector_config, k_patches, pat
 @click.option("--patch-aggregate", hidden=True, type=click.Choice(PATCH_AGGREGATES), default="mean", show_default=True,
               help="image logits in the loss: mean of all patches (the paper), or top: mean of the most "
                    "synthetic-looking share, as the detector decides at inference (200/150 → 12 of 16)")
-@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--lr", type=float, default=None, help="default: 1e-3 (adapters), 1e-4 (full)")
 @click.option("--warmup-steps", hidden=True, type=click.IntRange(min=0), default=0, show_default=True,
               help="raise the learning rate linearly over the first N steps (for fine-tunes with --init-from)")
 @click.option("--ema-decay", hidden=True, type=float, default=None,
@@ -160,9 +124,9 @@ def train_codec(objective, steps, lr, init_from, detector_config, k_patches, pat
 @click.option("--force", is_flag=True, help="replace weights already registered")
 @weights_dir_option
 @progress_option
-def train_adapter(lmbda: float | None, quality: int | None, time_budget: float | None, max_seconds: float | None,
-                  **options: Any) -> None:
-    """Train forensic adapters in the frozen base codec: L = R + λ·(L_C + L_P).
+def train_adapter(lmbda: float | None, quality: int | None, lr: float | None, time_budget: float | None,
+                  max_seconds: float | None, **options: Any) -> None:
+    """Train forensic adapters in the frozen base codec, or fine-tune all of it: L = R + λ·(L_C + L_P).
 
     Runs under torchrun too: torchrun --nproc-per-node 4 -m forensiccodec train-adapter ...
     """
@@ -173,7 +137,9 @@ def train_adapter(lmbda: float | None, quality: int | None, time_budget: float |
         raise UsageError("give the rate point: --lambda 0.02|0.03|0.045|0.07 or -q 1..4")
     from ..train.time_budget import budget_seconds
 
-    summary = train_forensic(rate_point=resolve_rate_point(lmbda, quality),
+    if lr is None:
+        lr = 1e-4 if options["placement"] == "full" else 1e-3
+    summary = train_forensic(rate_point=resolve_rate_point(lmbda, quality), lr=lr,
                              max_seconds=budget_seconds(time_budget, max_seconds), **options)
     click.echo(json.dumps(summary))
 

@@ -45,3 +45,26 @@ def import_weights(checkpoint, quality, detector, adapters, force, weights_dir) 
         rate_point_for_quality(quality)
         entry = import_transtic(checkpoint, quality, weights_dir, overwrite=force)
     stdout.print(f"imported {escape(str(checkpoint))} as {entry.name} ({entry.file}, sha256 {entry.sha256[:16]}…)", highlight=False)
+
+
+@main.command("register-weights")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--name", "names", multiple=True, help="register only these entries (repeatable; default: every entry whose file SOURCE holds)")
+@click.option("--force", is_flag=True, help="replace weights registered under the same name")
+@weights_dir_option
+def register_weights(sources, names, force, weights_dir) -> None:
+    """Register weights trained in other weights folders (SOURCE...) in this one.
+
+    Each file is checked against its own manifest, must load, and forensic weights must have been
+    trained against this folder's base codec and detector; nothing is copied unless every check
+    passes. A replaced base codec or paper adapter set is kept under retired/, so the files it
+    wrote still decode.
+
+    \b
+    fcc register-weights runs/campaign-weights --name tic-small-q4 --force
+    """
+    from ..registration import register_weights as register
+
+    for registration in register(list(sources), list(names) or None, weights_dir, force=force):
+        kept = f" (the weights it replaced are kept as {registration.replaced})" if registration.replaced not in (None, "replaced") else ""
+        stdout.print(f"registered {escape(registration.name)} from {escape(str(registration.source))}{kept}", highlight=False)

@@ -1,4 +1,4 @@
-"""`fcc train-adapter` and `fcc train-codec --objective forensic`: the paper's training.
+"""`fcc train-adapter` (every placement, `full` included): the paper's training.
 
 Both train with ``L = R + λ·(L_C + L_P)`` (`forensic_objective`) on a real/synthetic folder,
 starting from the registered base codec and the registered detector, which stay frozen. They

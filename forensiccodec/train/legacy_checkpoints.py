@@ -16,7 +16,11 @@ from typing import Any
 
 import torch
 
-from forensiccodec.codec.entropy_models import EntropyBottleneck, to_compressai_names, to_legacy_names
+from forensiccodec.codec.entropy_models import (
+    EntropyBottleneck,
+    to_compressai_names,
+    to_legacy_names,
+)
 from forensiccodec.errors import FccError
 
 LEGACY_PARAMETER = re.compile(r"(.*\.)?_(matrix|bias|factor)(\d+)$")

@@ -28,7 +28,7 @@ def _one_error_line(result: Result) -> str:
 def test_every_command_is_registered_once() -> None:
     assert COMMANDS == [
         "calibrate-detector", "collect-photos", "decode", "demo-data", "detect", "encode", "eval",
-        "import-weights", "info", "roundtrip", "train-adapter", "train-codec", "train-detector",
+        "import-weights", "info", "register-weights", "roundtrip", "train-adapter", "train-codec", "train-detector",
     ]
 
 

@@ -1,6 +1,6 @@
-"""scripts/register_trained_weights.py and scripts/record_forensic_metrics.py: weights trained
-elsewhere are registered only if they match their manifest and this folder's base codec and
-detector, and measured metrics attach only to the file they were measured on."""
+"""`fcc register-weights` and scripts/record_forensic_metrics.py: weights trained elsewhere are
+registered only if they match their manifest and this folder's base codec and detector, and
+measured metrics attach only to the file they were measured on."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 import torch
 from adapter_weights import adapted_tiny_model
+from click.testing import CliRunner
 from PIL import Image
 
 from forensiccodec.adapters import export_adapters
+from forensiccodec.cli import main
 from forensiccodec.codec.config import get_config
 from forensiccodec.codec.tic import TIC
 from forensiccodec.detector import build_backbone
@@ -34,6 +36,12 @@ def load_script(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def register(*args: str | Path, exit_code: int = 0) -> str:
+    result = CliRunner().invoke(main, ["register-weights", *map(str, args)], env={"COLUMNS": "300"})
+    assert result.exit_code == exit_code, result.output
+    return result.output
 
 
 def base_registry(directory: Path, codec_seed: int = 1) -> Path:
@@ -74,31 +82,29 @@ def clean_registry(trained_run: Path, directory: Path) -> Path:
 
 def test_register_copies_a_matching_run(trained_run: Path, tmp_path: Path) -> None:
     target = clean_registry(trained_run, tmp_path / "weights")
-    load_script("register_trained_weights").main([str(trained_run), "--weights-dir", str(target)])
+    output = register(trained_run, "--weights-dir", target)
+    assert f"registered {ENTRY} from" in output
     entry = Manifest.load(target).entries[ENTRY]
     assert sha256_of_file(target / entry.file) == entry.sha256
     assert entry.extra["training"]["detector"] == "tiny"
 
 
 def test_register_refuses_a_changed_file_or_another_base(trained_run: Path, tmp_path: Path) -> None:
-    script = load_script("register_trained_weights")
     tampered = tmp_path / "tampered"
     shutil.copytree(trained_run, tampered)
     weights_file = next(tampered.glob("*.safetensors"))
     weights_file.write_bytes(weights_file.read_bytes()[:-1] + b"\0")
     target = clean_registry(trained_run, tmp_path / "a")
-    with pytest.raises(SystemExit, match="sha256"):
-        script.main([str(trained_run), str(tampered), "--weights-dir", str(target)])
+    assert "sha256" in register(trained_run, tampered, "--weights-dir", target, exit_code=4)
     # The good run before the bad one was not copied in either: nothing is half-registered.
     assert ENTRY not in Manifest.load(target).entries and not list(target.glob("sfma-*"))
-    with pytest.raises(SystemExit, match="base codec"):
-        script.main([str(trained_run), "--weights-dir", str(base_registry(tmp_path / "b", codec_seed=5))])
+    assert "base codec" in register(trained_run, "--weights-dir", base_registry(tmp_path / "b", codec_seed=5), exit_code=4)
     assert ENTRY not in Manifest.load(tmp_path / "b").entries
 
 
 def test_metrics_attach_only_to_the_file_they_were_measured_on(trained_run: Path, tmp_path: Path) -> None:
     target = clean_registry(trained_run, tmp_path / "weights")
-    load_script("register_trained_weights").main([str(trained_run), "--weights-dir", str(target)])
+    register(trained_run, "--weights-dir", target)
     sha = Manifest.load(target).entries[ENTRY].sha256
     point = {"rate": 1, "accuracy": 0.75, "auc": 0.8, "real_accuracy": 0.5, "synthetic_accuracy": 1.0,
              "bpp_mean": 0.1, "psnr_mean": 25.0, "n_real": 2, "n_synthetic": 2, "weights": {ENTRY: sha}}
@@ -140,13 +146,29 @@ def test_register_keeps_replaced_paper_adapters_as_a_retired_set(trained_run: Pa
     clean = trained_run.parent / "clean"
     first, second = paper_run(clean, tmp_path / "a", 1.0), paper_run(clean, tmp_path / "b", 1.5)
     target = clean_registry(trained_run, tmp_path / "weights")
-    script = load_script("register_trained_weights")
-    script.main([str(first), "--weights-dir", str(target)])
+    register(first, "--weights-dir", target)
     first_sha = Manifest.load(target).entries["sfma-tiny-q1-paper"].sha256
+    assert "--force" in register(second, "--weights-dir", target, exit_code=4)
     for _ in range(2):  # registering the same run twice retires nothing more
-        script.main([str(second), "--weights-dir", str(target)])
+        register(second, "--weights-dir", target, "--force")
     manifest = Manifest.load(target)
     assert manifest.entries["sfma-tiny-q1-paper"].sha256 not in (first_sha, None)
     retired = [e for e in manifest.entries.values() if e.kind == RETIRED_KIND]
     assert [(e.name, e.sha256) for e in retired] == [(f"sfma-tiny-q1-paper@{first_sha[:16]}", first_sha)]
     assert sha256_of_file(target / retired[0].file) == first_sha
+
+
+def test_register_a_retrained_base_codec_keeps_the_replaced_one(trained_run: Path, tmp_path: Path) -> None:
+    """A campaign's codec replaces the shipped one; the adapters trained on the old codec keep it."""
+    target = clean_registry(trained_run, tmp_path / "weights")
+    register(trained_run, "--weights-dir", target)
+    old_sha = Manifest.load(target).entries["tic-tiny-q1"].sha256
+    campaign = base_registry(tmp_path / "campaign", codec_seed=7)
+    output = register(campaign, "--name", "tic-tiny-q1", "--weights-dir", target, "--force")
+    manifest = Manifest.load(target)
+    assert f"kept as tic-tiny-q1@{old_sha[:16]}" in output
+    assert manifest.entries["tic-tiny-q1"].sha256 == sha256_of_file(campaign / "tic-tiny-q1.safetensors")
+    assert manifest.entries[f"tic-tiny-q1@{old_sha[:16]}"].kind == "retired-codec"
+    # the adapters trained on the replaced codec may still be registered again: their base is kept
+    register(trained_run, "--weights-dir", target)
+    assert "no weights named" in register(campaign, "--name", "tic-tiny-q9", "--weights-dir", target, exit_code=4)

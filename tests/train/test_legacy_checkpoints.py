@@ -8,7 +8,10 @@ import torch
 from torch import nn
 
 from forensiccodec.codec.entropy_models import EntropyBottleneck, to_legacy_names
-from forensiccodec.train.legacy_checkpoints import legacy_parameter_runs, upgrade_checkpoint
+from forensiccodec.train.legacy_checkpoints import (
+    legacy_parameter_runs,
+    upgrade_checkpoint,
+)
 
 
 class Tiny(nn.Module):
@@ -54,7 +57,7 @@ def _as_written_before(checkpoint: dict) -> dict:
 
 
 def test_an_old_checkpoint_is_put_back_in_order() -> None:
-    model, checkpoint = _trained_checkpoint()
+    _model, checkpoint = _trained_checkpoint()
     old = _as_written_before(checkpoint)
     assert old["optimizer"]["state"][3]["exp_avg"].shape != checkpoint["optimizer"]["state"][3]["exp_avg"].shape
     assert upgrade_checkpoint(old) is True

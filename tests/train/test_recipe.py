@@ -47,7 +47,7 @@ def test_bad_recipes_are_refused(tmp_path):
     assert result.exit_code != 0 and "has no option learning_rate" in str(result.exception or result.output)
 
 
-@pytest.mark.parametrize("command", ["train-adapter", "train-codec"])
+@pytest.mark.parametrize("command", ["train-adapter"])
 def test_the_paper_recipe_is_what_the_commands_do_by_default(command):
     """The shipped default recipe changes nothing: each of its values is the option's own default."""
     settings = load_recipe("paper", command)
