@@ -1,22 +1,20 @@
-"""Rate-distortion of the shipped codec against JPEG and WebP on held-out photographs.
+"""Maintainer wrapper of `fcc eval-codec`: the shipped codec's rate-distortion against JPEG and
+WebP on held-out photographs, written where the project quotes it.
 
     python scripts/evaluate_codec.py --images datasets/photos/holdout --config small \
         --update-manifest --readme weights/README.md --json rd-holdout.json
 
-Each photograph is encoded at every registered quality into a real .fcc file and decoded to a
-PNG (the rate is the file's, header included). JPEG and WebP are then run on the same photograph
-at the codec's bpp for that photograph, so every comparison is at matching bpp per image: the
-PSNR is interpolated in log-bpp between the two qualities that bracket it (the closest quality is
-reported too). BD-rate and BD-PSNR compare the codec's per-quality mean points with the mean JPEG
-and WebP curves over qualities 5..95. Prints a table; optionally writes JSON, stores the
-per-quality metrics in the weights manifest (the weight files are not touched) and writes the
-table into weights/README.md between the rd-table markers.
+The measurement and the tables are `forensiccodec.evaluate.rd_report`'s, the same as
+`fcc eval-codec --images DIR` gives a user (see there for the method). This script adds what only
+the people who ship the weights do: store the per-quality metrics in the weights manifest (the
+weight files are not touched; `--update-manifest`) and write the table into weights/README.md
+between the rd-table markers (`--readme`). Unlike `fcc eval-codec`, which reports an unreadable
+image and measures the others, it stops at one: a published table covers the whole folder.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import re
 import shlex
@@ -25,21 +23,25 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from rich.console import Console
-from rich.table import Table
 
-from forensiccodec.errors import FccError, UsageError
-from forensiccodec.evaluate.bd_rate import BjontegaardResult, bjontegaard
-from forensiccodec.evaluate.classic_codecs import CODECS, BppMatch, bpp_match, rd_curve
-from forensiccodec.evaluate.codec_rd import (
-    CodecRD,
-    ImageRD,
-    load_uint8,
-    measure_codec_rd,
+from forensiccodec.errors import FccError
+from forensiccodec.evaluate.classic_codecs import CODECS
+from forensiccodec.evaluate.rd_report import (
+    BASELINE_NAMES,
+    CURVE_QUALITIES,
+    RDReport,
+    bd_lines,
+    bd_text,
+    evaluate_rd,
+    list_images,
+    point_line,
+    print_tables,
+    psnr_cell,
+    readable_images,
+    write_json,
 )
-from forensiccodec.images import IMAGE_EXTENSIONS
 from forensiccodec.zoo import Manifest, codec_entry_name
 
 README_START = "<!-- rd-table:start -->"
@@ -52,8 +54,7 @@ and its configuration). `manifest.json` names every file with its sha256 (a file
 match is refused), how it was trained and what it measures.
 
 """
-CURVE_QUALITIES = tuple(range(5, 96, 5))
-NAMES = {"jpeg": "JPEG", "webp": "WebP"}
+NAMES = BASELINE_NAMES
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -70,142 +71,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def list_images(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        raise UsageError(f"{folder}: not a folder of images")
-    images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
-    if not images:
-        raise UsageError(f"{folder}: no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
-    return images
-
-
-# ----------------------------------------------------------------------------- baselines
-
-
-def matches_at_codec_points(codec_rd: CodecRD, originals: dict[str, np.ndarray]) -> dict[str, dict[int, list[BppMatch]]]:
-    """For each baseline and quality: the baseline on each image at that image's codec bpp."""
-    return {
-        codec: {
-            summary.quality: [bpp_match(originals[p.image], p.bpp, codec) for p in codec_rd.points(summary.quality)]
-            for summary in codec_rd.per_quality
-        }
-        for codec in CODECS
-    }
-
-
-def summarise_matches(matches: list[BppMatch], points: list[ImageRD]) -> dict[str, Any]:
-    """Means over images of a baseline matched to the codec's points (same order).
-
-    The interpolated PSNR exists only for the images the baseline can reach; when some are out of
-    its range the codec's PSNR over the same images is given too, so the two stay comparable.
-    """
-    in_range = [(m, p) for m, p in zip(matches, points, strict=True) if m.in_range]
-    out_of_range = [
-        {"image": p.image, "codec_bpp": p.bpp, "nearest_quality": m.closest.quality, "nearest_bpp": m.closest.bpp,
-         "nearest_psnr": m.closest.psnr, "note": m.note}
-        for m, p in zip(matches, points) if not m.in_range
-    ]
-
-    def mean(values: list[float]) -> float:
-        return float(np.mean(values)) if values else math.nan
-
-    return {
-        "psnr_at_bpp": mean([m.interpolated_psnr for m, _ in in_range]),
-        "codec_psnr_on_same_images": mean([p.psnr for _, p in in_range]),
-        "psnr_gain_over_codec": mean([m.interpolated_psnr - p.psnr for m, p in in_range]),
-        "images_in_range": len(in_range),
-        "images": len(matches),
-        "closest_quality_mean": mean([m.closest.quality for m in matches]),
-        "closest_bpp_mean": mean([m.closest.bpp for m in matches]),
-        "closest_psnr_mean": mean([m.closest.psnr for m in matches]),
-        "out_of_range": out_of_range,
-    }
-
-
-def mean_curves(originals: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
-    """Each baseline over CURVE_QUALITIES: per-image points and the mean bpp / PSNR per quality."""
-    curves = {}
-    for codec in CODECS:
-        per_image = {name: rd_curve(image, codec, CURVE_QUALITIES) for name, image in originals.items()}
-        columns = list(zip(*per_image.values()))
-        curves[codec] = {
-            "qualities": list(CURVE_QUALITIES),
-            "mean_bpp": [float(np.mean([p.bpp for p in column])) for column in columns],
-            "mean_psnr": [float(np.mean([p.psnr for p in column])) for column in columns],
-            "per_image": {name: [p.to_json() for p in points] for name, points in per_image.items()},
-        }
-    return curves
-
-
-def bd_against(codec_rd: CodecRD, curves: dict[str, dict[str, Any]]) -> dict[str, BjontegaardResult]:
-    """The codec's per-quality mean points against each baseline's mean curve (the anchor)."""
-    rates = [q.mean_bpp for q in codec_rd.per_quality]
-    psnrs = [q.mean_psnr for q in codec_rd.per_quality]
-    return {codec: bjontegaard(curve["mean_bpp"], curve["mean_psnr"], rates, psnrs) for codec, curve in curves.items()}
-
-
-# ----------------------------------------------------------------------------- output
-
-
-def psnr_cell(summary: dict[str, Any]) -> str:
-    """The interpolated PSNR; over a subset of images, with the count and the codec's PSNR on them."""
-    if summary["images_in_range"] == 0:
-        return "n/a (out of range)"
-    cell = f"{summary['psnr_at_bpp']:.2f}"
-    if summary["images_in_range"] < summary["images"]:
-        cell += (
-            f" ({summary['images_in_range']}/{summary['images']} photos;"
-            f" codec {summary['codec_psnr_on_same_images']:.2f} on them)"
-        )
-    return cell
-
-
-def bd_text(result: BjontegaardResult) -> str:
-    if math.isnan(result.bd_rate_percent) and math.isnan(result.bd_psnr_db):
-        return f"not measurable ({result.reason})"
-    rate = f"{result.bd_rate_percent:+.1f}%" if math.isfinite(result.bd_rate_percent) else "n/a"
-    psnr = f"{result.bd_psnr_db:+.2f} dB" if math.isfinite(result.bd_psnr_db) else "n/a"
-    text = f"BD-rate {rate}, BD-PSNR {psnr}"
-    return f"{text} ({result.reason})" if result.reason else text
-
-
-def print_tables(console: Console, codec_rd: CodecRD, summaries: dict[str, dict[int, dict[str, Any]]]) -> None:
-    """The codec's own measurements, then the comparison with JPEG and WebP at the same bpp."""
-    images = codec_rd.per_quality[0].images
-    codec_table = Table(title=f"tic-{codec_rd.config_name}: real .fcc files, means over {images} images")
-    for header in ("q", "λ", "bpp", "payload bpp", "est. bpp", "payload/est.", "PSNR", "PSNR(mean MSE)", "enc s", "dec s", "entropy enc/dec"):
-        codec_table.add_column(header, justify="right")
-    for q in codec_rd.per_quality:
-        codec_table.add_row(
-            str(q.quality), f"{q.lmbda:g}", f"{q.mean_bpp:.4f}", f"{q.mean_payload_bpp:.4f}",
-            f"{q.mean_estimated_bpp:.4f}", f"{q.payload_vs_estimate:+.2%}", f"{q.mean_psnr:.2f}",
-            f"{q.psnr_of_mean_mse:.2f}", f"{q.mean_encode_seconds:.2f}", f"{q.mean_decode_seconds:.2f}",
-            f"{q.mean_encode_entropy_share:.0%}/{q.mean_decode_entropy_share:.0%}",
-        )
-    console.print(codec_table)
-    comparison = Table(title="PSNR at the codec's bpp per image: interpolated, and at the closest quality (mean q, bpp)")
-    for header in ("q", "bpp", "PSNR", "JPEG", "JPEG closest", "WebP", "WebP closest"):
-        comparison.add_column(header, justify="right")
-    for q in codec_rd.per_quality:
-        cells = []
-        for codec in CODECS:
-            summary = summaries[codec][q.quality]
-            cells += [
-                psnr_cell(summary),
-                f"{summary['closest_psnr_mean']:.2f} (q{summary['closest_quality_mean']:.1f}, {summary['closest_bpp_mean']:.3f})",
-            ]
-        comparison.add_row(str(q.quality), f"{q.mean_bpp:.4f}", f"{q.mean_psnr:.2f}", *cells)
-    console.print(comparison)
-
-
-def readme_section(
-    codec_rd: CodecRD,
-    summaries: dict[str, dict[int, dict[str, Any]]],
-    bd: dict[str, BjontegaardResult],
-    images_folder: Path,
-    images: list[Path],
-    command: str,
-) -> str:
+def readme_section(report: RDReport, images_folder: Path, command: str) -> str:
+    """The rd-table section of weights/README.md: the table, the deltas, what was left out, the command."""
+    codec_rd, summaries, bd, images = report.codec_rd, report.summaries, report.bd, report.images
     sides = [side for p in codec_rd.points(codec_rd.per_quality[0].quality) for side in (p.width, p.height)]
     lines = [
         README_START,
@@ -267,16 +135,9 @@ def rounded(value: Any, digits: int = 5) -> Any:
     return value
 
 
-def update_manifest(
-    weights_dir: Path | None,
-    codec_rd: CodecRD,
-    summaries: dict[str, dict[int, dict[str, Any]]],
-    bd: dict[str, BjontegaardResult],
-    key: str,
-    images_folder: Path,
-    command: str,
-) -> None:
+def update_manifest(weights_dir: Path | None, report: RDReport, key: str, images_folder: Path, command: str) -> None:
     """Store each quality's metrics under entry['metrics'][key]; other fields and the files stay as they are."""
+    codec_rd, summaries, bd = report.codec_rd, report.summaries, report.bd
     manifest = Manifest.load(weights_dir)
     for q in codec_rd.per_quality:
         entry = manifest.entries[codec_entry_name(codec_rd.config_name, q.quality)]
@@ -307,24 +168,6 @@ def update_manifest(
     manifest.save()
 
 
-def json_safe(value: Any) -> Any:
-    """The value with NaN and infinities as null, so that the JSON is standard."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
-
-
-def progress_line(console: Console, point: ImageRD) -> None:
-    console.print(
-        f"q{point.quality} {point.image}: {point.bpp:.4f} bpp, {point.psnr:.2f} dB,"
-        f" payload/est. {point.rate_overhead:+.2%}, enc {point.encode_seconds:.1f}s dec {point.decode_seconds:.1f}s"
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     # piped output (logs, CI) gets room for the tables instead of rich's 80 columns
@@ -335,52 +178,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         images = list_images(args.images)
         console.print(f"[bold]{len(images)} images[/] from {args.images}; coding with tic-{args.config}…")
-        codec_rd = measure_codec_rd(
+        _, unreadable = readable_images(images)
+        for _, message in unreadable:
+            console.print(f"error: {message}", markup=False, highlight=False)
+        if unreadable:
+            return 1  # ImageError's exit code: a published table needs every photograph
+        report = evaluate_rd(
             images, args.config, args.qualities, weights_dir=args.weights_dir,
-            progress=lambda point: progress_line(console, point),
+            on_point=lambda point: console.print(point_line(point)), on_stage=console.print,
         )
-        originals = {p.name: load_uint8(p) for p in images}
-        console.print("JPEG and WebP at the codec's bpp per image…")
-        matches = matches_at_codec_points(codec_rd, originals)
-        summaries = {
-            codec: {q: summarise_matches(m, codec_rd.points(q)) for q, m in per_q.items()}
-            for codec, per_q in matches.items()
-        }
-        console.print(f"JPEG and WebP curves over qualities {CURVE_QUALITIES[0]}..{CURVE_QUALITIES[-1]}…")
-        curves = mean_curves(originals)
-        bd = bd_against(codec_rd, curves)
     except FccError as error:
         console.print(f"error: {error}", markup=False, highlight=False)
         return error.exit_code
 
-    print_tables(console, codec_rd, summaries)
-    for codec, result in bd.items():
-        console.print(f"vs {NAMES[codec]} (anchor: mean curve over q{CURVE_QUALITIES[0]}..{CURVE_QUALITIES[-1]}): {bd_text(result)}")
+    print_tables(console, report)
+    for line in bd_lines(report):
+        console.print(line)
 
     if args.json:
-        report = {
-            "command": command,
-            "images": [p.as_posix() for p in images],
-            "codec": codec_rd.to_json(),
-            "baselines_at_codec_bpp": {
-                codec: {
-                    str(q): {"summary": summaries[codec][q], "per_image": [m.to_json() for m in ms]}
-                    for q, ms in per_q.items()
-                }
-                for codec, per_q in matches.items()
-            },
-            "baseline_curves": curves,
-            "bjontegaard": {codec: result.to_json() for codec, result in bd.items()},
-        }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(json_safe(report), indent=2, allow_nan=False) + "\n")
+        write_json(args.json, report, command)
         console.print(f"wrote {args.json}")
     if args.update_manifest:
         key = args.metrics_key or args.images.resolve().name
-        update_manifest(args.weights_dir, codec_rd, summaries, bd, key, args.images, command)
+        update_manifest(args.weights_dir, report, key, args.images, command)
         console.print(f"stored metrics['{key}'] in the {args.config} manifest entries")
     if args.readme:
-        write_readme(args.readme, readme_section(codec_rd, summaries, bd, args.images, images, command))
+        write_readme(args.readme, readme_section(report, args.images, command))
         console.print(f"wrote the rd-table section of {args.readme}")
     return 0
 

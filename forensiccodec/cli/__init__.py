@@ -12,7 +12,15 @@ of commands, registered on the group when imported here. No module imports libra
 
 from __future__ import annotations
 
-from . import coding, data, detection, evaluation, training, weights  # noqa: F401 (registers the commands)
+from . import (  # noqa: F401 (registers the commands)
+    coding,
+    data,
+    detection,
+    evaluation,
+    rate_distortion,
+    training,
+    weights,
+)
 from .common import main
 
 __all__ = ["main"]

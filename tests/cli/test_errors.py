@@ -27,7 +27,7 @@ def _one_error_line(result: Result) -> str:
 
 def test_every_command_is_registered_once() -> None:
     assert COMMANDS == [
-        "calibrate-detector", "collect-photos", "decode", "demo-data", "detect", "encode", "eval",
+        "calibrate-detector", "collect-photos", "decode", "demo-data", "detect", "encode", "eval", "eval-codec",
         "import-weights", "info", "register-weights", "roundtrip", "train-adapter", "train-codec", "train-detector",
     ]
 

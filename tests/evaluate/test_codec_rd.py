@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import math
 from pathlib import Path
 
@@ -116,49 +114,3 @@ def test_temporary_files_are_removed(weights_dir: Path, images: list[Path], tmp_
     assert len(result.per_image) == 1 and result.per_quality[0].quality == 2
     assert list(tmp_path.iterdir()) == []
 
-
-def load_script():
-    path = Path(__file__).resolve().parents[2] / "scripts" / "evaluate_codec.py"
-    spec = importlib.util.spec_from_file_location("evaluate_codec_script", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_script_writes_json_manifest_metrics_and_readme_section(
-    weights_dir: Path, images: list[Path], tmp_path: Path
-) -> None:
-    script = load_script()
-    manifest_before = json.loads((weights_dir / "manifest.json").read_text())
-    weights_before = {p.name: p.read_bytes() for p in weights_dir.glob("*.safetensors")}
-    readme = tmp_path / "README.md"
-    readme.write_text(f"# Weights\n\nintro\n\n{script.README_START}\nold table\n{script.README_END}\n\n## After\n")
-    out = tmp_path / "rd.json"
-    argv = [
-        "--images", str(images[0].parent), "--config", "tiny", "--weights-dir", str(weights_dir),
-        "--json", str(out), "--update-manifest", "--metrics-key", "synthetic", "--readme", str(readme),
-    ]
-    assert script.main(argv) == 0
-
-    report = json.loads(out.read_text())
-    assert [q["quality"] for q in report["codec"]["per_quality"]] == [1, 2]
-    assert set(report["bjontegaard"]) == {"jpeg", "webp"}
-    assert len(report["baselines_at_codec_bpp"]["jpeg"]["1"]["per_image"]) == 2
-
-    manifest_after = json.loads((weights_dir / "manifest.json").read_text())
-    for name, entry in manifest_after["weights"].items():
-        before = manifest_before["weights"][name]
-        metrics = entry["metrics"]["synthetic"]
-        assert metrics["images"] == 2 and metrics["bpp"] > 0 and "jpeg_psnr_at_same_bpp" in metrics
-        assert {k: v for k, v in entry.items() if k != "metrics"} == {k: v for k, v in before.items() if k != "metrics"}
-    assert {p.name: p.read_bytes() for p in weights_dir.glob("*.safetensors")} == weights_before
-
-    text = readme.read_text()
-    assert text.startswith("# Weights\n\nintro\n\n") and text.endswith("## After\n")
-    assert "old table" not in text and text.count(script.README_START) == 1
-    assert "| 1 | 0.02 |" in text and "scripts/evaluate_codec.py --images" in text
-
-    missing = tmp_path / "new" / "README.md"
-    missing.parent.mkdir()
-    script.write_readme(missing, f"{script.README_START}\nsection body\n{script.README_END}\n")
-    assert missing.read_text().startswith("# Weights") and missing.read_text().count("section body") == 1
