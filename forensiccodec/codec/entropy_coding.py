@@ -28,6 +28,7 @@ every machine. ``PRECISION`` is therefore constriction's own 24 bits.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -277,14 +278,15 @@ def _validate_family(family: str, bounds: np.ndarray, counts: np.ndarray) -> Non
 
 
 def scale_indexes(tables: EntropyTables, scales: torch.Tensor) -> np.ndarray:
-    """Per element, the index of the smallest table scale >= max(scale, first scale).
+    """Per element, the index of the smallest table scale >= max(scale, first scale), in
+    `index_dtype`.
 
     Scales above the last level (and NaN) use the last level. Comparisons are exact in
     float64, so identical scales give identical indexes on every machine.
     """
     values = scales.detach().cpu().to(torch.float64).numpy()
     indexes = np.searchsorted(tables.y_scales, values, side="left")
-    return np.minimum(indexes, tables.y_scales.size - 1).astype(np.int32)
+    return np.minimum(indexes, tables.y_scales.size - 1).astype(index_dtype(tables))
 
 
 def encode_z(tables: EntropyTables, symbols: np.ndarray) -> bytes:
@@ -316,14 +318,21 @@ def decode_y(tables: EntropyTables, data: bytes, indexes: np.ndarray) -> np.ndar
     return _decode(tables, "y", data, _checked_levels(tables, indexes), "latent")
 
 
+def index_dtype(tables: EntropyTables) -> np.dtype:
+    """The smallest integer type that holds every y table index (one byte for 256 levels)."""
+    return np.dtype(np.uint8) if tables.y_scales.size <= 256 else np.dtype(np.int32)
+
+
 def _channel_ids(shape: tuple[int, ...]) -> np.ndarray:
-    return np.broadcast_to(np.arange(shape[0], dtype=np.int64)[:, None, None], shape)
+    return np.broadcast_to(np.arange(shape[0], dtype=np.int32)[:, None, None], shape)
 
 
 def _checked_levels(tables: EntropyTables, indexes: np.ndarray) -> np.ndarray:
+    if not np.issubdtype(indexes.dtype, np.integer):
+        raise ValueError(f"scale indexes must be integers, got {indexes.dtype}")
     if indexes.size and (indexes.min() < 0 or indexes.max() >= tables.y_scales.size):
         raise ValueError("scale indexes outside the scale table")
-    return indexes.astype(np.int64)
+    return indexes
 
 
 def _family(tables: EntropyTables, family: str) -> tuple[np.ndarray, np.ndarray]:
@@ -333,78 +342,97 @@ def _family(tables: EntropyTables, family: str) -> tuple[np.ndarray, np.ndarray]
     return lows.astype(np.int64), np.diff(bounds.astype(np.int64)) - 2
 
 
-def _groups(table_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Stable order that groups elements by table, and (table, start, count) per group."""
-    flat = table_ids.reshape(-1)
-    order = np.argsort(flat, kind="stable")
-    ids, starts, counts = np.unique(flat[order], return_index=True, return_counts=True)
-    return order, ids, starts, counts
+# The stream holds every symbol of table 0 (in raster order), then of table 1, and so on, then
+# the escapes' overflows in the same order. Both ends walk the latent in chunks of this many
+# elements, so their temporaries stay a few bytes per symbol of one chunk however large the
+# image; the stream is the same as one pass over the whole latent would give.
+CHUNK_ELEMENTS = 1 << 20
 
 
-def _encode(tables: EntropyTables, family: str, symbols: np.ndarray, table_ids: np.ndarray) -> bytes:
+def _chunks_by_table(table_ids: np.ndarray, chunk: int) -> Iterator[tuple[int, np.ndarray, list[tuple[int, int, int]]]]:
+    """For each chunk of the flattened ``table_ids``: its start, the stable order that groups its
+    elements by table, and (table, start, count) per group."""
+    flat = np.ravel(table_ids)  # a view, except for z's broadcast channel ids (a small copy)
+    for start in range(0, flat.size, chunk):
+        ids = flat[start : start + chunk]
+        order = np.argsort(ids, kind="stable")
+        tables_in_chunk, starts, counts = np.unique(ids[order], return_index=True, return_counts=True)
+        yield start, order, list(zip(tables_in_chunk.tolist(), starts.tolist(), counts.tolist()))
+
+
+def _encode(tables: EntropyTables, family: str, symbols: np.ndarray, table_ids: np.ndarray,
+            chunk: int = CHUNK_ELEMENTS) -> bytes:
     if not np.issubdtype(symbols.dtype, np.integer):
         raise ValueError(f"symbols must be integers, got {symbols.dtype}")
-    flat = symbols.reshape(-1)
+    flat = np.ascontiguousarray(symbols).reshape(-1)
     if flat.size and (flat.min() < -(1 << 31) or flat.max() >= 1 << 31):
         raise ValueError("symbols must fit in int32")
-    order, ids, starts, counts = _groups(table_ids)
     lows, sizes = _family(tables, family)
-    # Per-symbol arrays are the coder's largest memory: int64 only where sums could overflow
-    # int32, and each freed as soon as it is used.
-    sorted_values = flat[order].astype(np.int64)
-    table_of = table_ids.reshape(-1)[order]
-    del order
-    lo = lows[table_of]
-    size = sizes[table_of].astype(np.int32)
-    del table_of
     # alphabet index: 0 = escape below lo, 1..size = in table, size + 1 = escape above hi
-    alphabet = np.clip(sorted_values - lo + 1, 0, size + 1).astype(np.int32)
-
+    alphabet: list[list[np.ndarray]] = [[] for _ in range(lows.size)]
+    overflows: list[list[np.ndarray]] = [[] for _ in range(lows.size)]
+    for start, order, groups in _chunks_by_table(table_ids, chunk):
+        values = flat[start : start + order.size].astype(np.int64)[order]
+        for table, first, count in groups:
+            group = values[first : first + count]
+            lo, size = lows[table], sizes[table]
+            letters = np.clip(group - lo + 1, 0, size + 1)
+            alphabet[table].append(letters.astype(np.int32))
+            escaped = (letters == 0) | (letters == size + 1)
+            if escaped.any():
+                outside = group[escaped]
+                overflows[table].append(np.where(letters[escaped] == 0, lo - 1 - outside, outside - (lo + size)))
     encoder = _RangeEncoder()
-    for table, start, count in zip(ids, starts, counts):
-        encoder.encode(alphabet[start : start + count], tables._model(family, int(table)))
-    escaped = np.flatnonzero((alphabet == 0) | (alphabet == size + 1))
-    below = alphabet[escaped] == 0
-    del alphabet
-    overflow = np.where(below, lo[escaped] - 1 - sorted_values[escaped],
-                        sorted_values[escaped] - (lo[escaped] + size[escaped]))
-    _encode_overflows(encoder, overflow)
+    for table, pieces in enumerate(alphabet):
+        for piece in pieces:  # one table's symbols in several calls: the same stream as in one
+            encoder.encode(piece, tables._model(family, table))
+        alphabet[table] = []
+    escaped_values = [piece for pieces in overflows for piece in pieces]
+    _encode_overflows(encoder, np.concatenate(escaped_values) if escaped_values else np.zeros(0, np.int64))
     return encoder.get_compressed().astype("<u4").tobytes()
 
 
-def _decode(
-    tables: EntropyTables, family: str, data: bytes, table_ids: np.ndarray, what: str
-) -> np.ndarray:
+def _decode(tables: EntropyTables, family: str, data: bytes, table_ids: np.ndarray, what: str,
+            chunk: int = CHUNK_ELEMENTS) -> np.ndarray:
     if len(data) % 4:
         raise BitstreamError(f"corrupt {what} stream: length {len(data)} is not a multiple of 4")
-    order, ids, starts, counts = _groups(table_ids)
     lows, sizes = _family(tables, family)
-    table_of = table_ids.reshape(-1)[order]
-    lo, size = lows[table_of], sizes[table_of]
-    alphabet = np.empty(table_of.size, dtype=np.int64)
+    counts = np.bincount(np.ravel(table_ids), minlength=lows.size)
+    used = np.flatnonzero(counts).tolist()
+    letters: dict[int, np.ndarray] = {}
     # constriction may raise on data no encoder produced; that is a corrupt stream here
     try:
         decoder = _RangeDecoder(np.frombuffer(data, dtype="<u4").astype(np.uint32))
-        for table, start, count in zip(ids, starts, counts):
-            alphabet[start : start + count] = decoder.decode(tables._model(family, int(table)), int(count))
-        below, above = alphabet == 0, alphabet == size + 1
-        overflow = _decode_overflows(decoder, int(np.count_nonzero(below | above)))
+        for table in used:
+            letters[table] = np.asarray(decoder.decode(tables._model(family, table), int(counts[table])), dtype=np.int32)
+        escapes = {t: np.flatnonzero((letters[t] == 0) | (letters[t] == sizes[t] + 1)) for t in used}
+        overflow = _decode_overflows(decoder, sum(e.size for e in escapes.values()))
         exhausted = decoder.maybe_exhausted()
     except Exception as error:
         raise BitstreamError(f"corrupt {what} stream: {error}".splitlines()[0]) from error
     if not exhausted:
         raise BitstreamError(f"corrupt {what} stream: data left over after the last symbol")
 
-    sorted_values = alphabet - 1 + lo
-    escaped = below | above
-    sorted_values[escaped] = np.where(
-        below[escaped], lo[escaped] - 1 - overflow, lo[escaped] + size[escaped] + overflow
-    )
-    if sorted_values.size and (sorted_values.min() < -(1 << 31) or sorted_values.max() >= 1 << 31):
-        raise BitstreamError(f"corrupt {what} stream: a symbol does not fit in 32 bits")
-    values = np.empty_like(sorted_values)
-    values[order] = sorted_values
-    return values.astype(np.int32).reshape(table_ids.shape)
+    values: dict[int, np.ndarray] = {}
+    taken = 0
+    for table in used:  # letters to symbols, table by table (the overflows come in that order)
+        lo, size, where = lows[table], sizes[table], escapes[table]
+        symbols = letters.pop(table).astype(np.int64) - 1 + lo
+        if where.size:
+            below = symbols[where] == lo - 1
+            extra = overflow[taken : taken + where.size]
+            taken += where.size
+            symbols[where] = np.where(below, lo - 1 - extra, lo + size + extra)
+            if symbols[where].min() < -(1 << 31) or symbols[where].max() >= 1 << 31:
+                raise BitstreamError(f"corrupt {what} stream: a symbol does not fit in 32 bits")
+        values[table] = symbols.astype(np.int32)
+    output = np.empty(table_ids.size, dtype=np.int32)
+    cursors = dict.fromkeys(used, 0)
+    for start, order, groups in _chunks_by_table(table_ids, chunk):
+        for table, first, count in groups:
+            output[start + order[first : first + count]] = values[table][cursors[table] : cursors[table] + count]
+            cursors[table] += count
+    return output.reshape(table_ids.shape)
 
 
 def _encode_overflows(encoder: Any, overflow: np.ndarray) -> None:

@@ -21,6 +21,7 @@ from ..images import SampleCanvas, crop, pad_to_multiple, padded_size
 from . import entropy_coding
 from .bitstream import FccFile, FccHeader
 from .entropy_coding import EntropyTables
+from .hyper_bands import banded_hyper_synthesis
 from .tic import TIC
 from .tiling import DEFAULT_TILING, Progress, Tiling, tiled_analysis, tiled_synthesis
 
@@ -114,25 +115,32 @@ def compress(
     medians = torch.from_numpy(tables.z_medians).to(z.dtype)
     z_symbols = _z_symbols(z, medians)
     z_hat = z_symbols.to(z.dtype) + medians.view(1, -1, 1, 1)
-    scales, means = model.hyper_synthesis(z_hat, dtype=torch.float64)
+    # band by band: the float64 scales and means of h_s never exist for the whole latent
     y_symbols = torch.empty(y.shape, dtype=torch.int32)
-    for first in range(0, y.shape[1], ESTIMATE_CHANNELS):  # by channels: no whole-latent float64 copy of y
-        part = slice(first, first + ESTIMATE_CHANNELS)
-        y_symbols[:, part] = torch.round(y[:, part].double() - means[:, part]).to(torch.int32)
+    indexes = np.empty(y.shape[1:], dtype=entropy_coding.index_dtype(tables))
+    estimated_bits = _z_bits(model, z)
+    for rows, scales, means in banded_hyper_synthesis(model, z_hat):
+        band = y[:, :, rows]
+        for first in range(0, y.shape[1], ESTIMATE_CHANNELS):  # by channels: no float64 copy of the band
+            part = slice(first, first + ESTIMATE_CHANNELS)
+            y_symbols[:, part, rows] = torch.round(band[:, part].double() - means[:, part]).to(torch.int32)
+        indexes[:, rows] = entropy_coding.scale_indexes(tables, scales[0])
+        estimated_bits += _y_bits(model, band, scales, means)
+        del scales, means
+    y_shape = tuple(y.shape[1:])
+    del y
     timings.transforms += time.perf_counter() - start
 
     start = time.perf_counter()
-    indexes = entropy_coding.scale_indexes(tables, scales[0])
     z_stream = entropy_coding.encode_z(tables, z_symbols[0].numpy())
     y_stream = entropy_coding.encode_y(tables, y_symbols[0].numpy(), indexes)
     timings.entropy_coding += time.perf_counter() - start
 
-    estimated_bits = _estimated_bits(model, z, y, scales, means)
     return CompressedImage(
         z_stream=z_stream,
         y_stream=y_stream,
         z_shape=tuple(z.shape[1:]),
-        y_shape=tuple(y.shape[1:]),
+        y_shape=y_shape,
         estimated_bits=estimated_bits,
         timings=timings,
         tiling=tiling,
@@ -144,10 +152,15 @@ def compress(
 ESTIMATE_CHANNELS = 16
 
 
-def _estimated_bits(model: TIC, z: torch.Tensor, y: torch.Tensor, scales: torch.Tensor, means: torch.Tensor) -> float:
-    """Σ −log2 p over ẑ and ŷ, with the continuous scales (not the table's): the model's own estimate."""
+def _z_bits(model: TIC, z: torch.Tensor) -> float:
+    """Σ −log2 p over ẑ: the model's own estimate of the hyperprior's size."""
     _, z_likelihoods = model.entropy_bottleneck(z, training=False)
-    total = -torch.log2(z_likelihoods.double()).sum()
+    return float(-torch.log2(z_likelihoods.double()).sum())
+
+
+def _y_bits(model: TIC, y: torch.Tensor, scales: torch.Tensor, means: torch.Tensor) -> float:
+    """Σ −log2 p over ŷ with the continuous scales (not the table's): the model's own estimate."""
+    total = torch.zeros((), dtype=torch.float64)
     for first in range(0, y.shape[1], ESTIMATE_CHANNELS):
         part = slice(first, first + ESTIMATE_CHANNELS)
         _, y_likelihoods = model.gaussian_conditional(
@@ -189,17 +202,23 @@ def decompress(
     start = time.perf_counter()
     medians = torch.from_numpy(tables.z_medians).float()
     z_hat = torch.from_numpy(np.ascontiguousarray(z_symbols)).float()[None] + medians.view(1, -1, 1, 1)
-    scales, means = model.hyper_synthesis(z_hat, dtype=torch.float64)
+    # h_s runs twice, band by band (`hyper_bands`): first for the scale indexes the latent
+    # stream needs, then for the means; no float64 tensor of the whole latent is ever kept
+    indexes = np.empty(expected_y, dtype=entropy_coding.index_dtype(tables))
+    for rows, scales, _ in banded_hyper_synthesis(model, z_hat):
+        indexes[:, rows] = entropy_coding.scale_indexes(tables, scales[0])
     timings.transforms += time.perf_counter() - start
 
     start = time.perf_counter()
-    indexes = entropy_coding.scale_indexes(tables, scales[0])
-    y_symbols = entropy_coding.decode_y(tables, y_stream, indexes)
+    y_symbols = torch.from_numpy(entropy_coding.decode_y(tables, y_stream, indexes))
+    del indexes
     timings.entropy_coding += time.perf_counter() - start
 
     start = time.perf_counter()
-    y_hat = (torch.from_numpy(np.ascontiguousarray(y_symbols)).double()[None] + means).float()
-    del means, scales
+    y_hat = torch.empty((1, *expected_y), dtype=torch.float32)
+    for rows, _, means in banded_hyper_synthesis(model, z_hat):
+        y_hat[0, :, rows] = (y_symbols[:, rows].double() + means[0]).float()
+    del y_symbols
     if tiling is None:
         pixels = crop(model.synthesis(y_hat), height, width)
     else:

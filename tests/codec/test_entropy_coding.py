@@ -103,7 +103,7 @@ def test_scale_indexes_pick_the_smallest_level_not_below_the_scale(tables: ec.En
         [np.arange(last + 1), np.minimum(np.arange(1, last + 2), last), [0, 0, last, last]]
     )
     np.testing.assert_array_equal(indexes, expected)
-    assert indexes.dtype == np.int32
+    assert indexes.dtype == ec.index_dtype(tables) == np.uint8  # 256 levels: one byte each
     # float32 inputs give the same answer as their float64 value
     np.testing.assert_array_equal(ec.scale_indexes(tables, levels.float()), ec.scale_indexes(tables, levels.float().double()))
 
@@ -195,3 +195,34 @@ def test_real_factorized_prior_builds_tables() -> None:
     symbols = rng.integers(-20, 20, (4, 2, 3)).astype(np.int32)
     np.testing.assert_array_equal(ec.decode_z(built, ec.encode_z(built, symbols), symbols.shape), symbols)
     np.testing.assert_array_equal(built.z_medians, prior.medians().detach().float().numpy())
+
+
+def _one_pass_stream(tables: ec.EntropyTables, symbols: np.ndarray, indexes: np.ndarray) -> bytes:
+    """The y stream as the format defines it, in one pass over the whole latent: every symbol of
+    table 0 in raster order, then of table 1, ..., then the escapes' overflows in that order."""
+    flat, ids = symbols.reshape(-1).astype(np.int64), indexes.reshape(-1).astype(np.int64)
+    order = np.argsort(ids, kind="stable")
+    lows, sizes = ec._family(tables, "y")
+    lo, size, values = lows[ids[order]], sizes[ids[order]], flat[order]
+    letters = np.clip(values - lo + 1, 0, size + 1)
+    encoder = ec._RangeEncoder()
+    for table in np.unique(ids).tolist():
+        encoder.encode(letters[ids[order] == table].astype(np.int32), tables._model("y", table))
+    escaped = (letters == 0) | (letters == size + 1)
+    overflow = np.where(letters[escaped] == 0, lo[escaped] - 1 - values[escaped], values[escaped] - (lo[escaped] + size[escaped]))
+    ec._encode_overflows(encoder, overflow)
+    return encoder.get_compressed().astype("<u4").tobytes()
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1000, ec.CHUNK_ELEMENTS])
+def test_chunked_coding_writes_the_one_pass_stream(tables: ec.EntropyTables, chunk: int) -> None:
+    """Coding the latent chunk by chunk (bounded memory) changes no byte of the stream."""
+    rng = np.random.default_rng(3)
+    shape = (6, 9, 11)
+    indexes = rng.integers(0, 40, shape).astype(np.uint8)
+    symbols = np.round(rng.normal(0, 1, shape) * tables.y_scales[indexes] * 3).astype(np.int32)
+    symbols.flat[[5, 50, 500]] = [10**6, -(10**6), 2**31 - 1]
+    stream = ec._encode(tables, "y", symbols, indexes, chunk=chunk)
+    assert stream == _one_pass_stream(tables, symbols, indexes)
+    decoded = ec._decode(tables, "y", stream, indexes, "latent", chunk=chunk)
+    np.testing.assert_array_equal(decoded, symbols)
