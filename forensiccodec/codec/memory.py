@@ -67,13 +67,16 @@ class WholeImageCost:
     per_latent_channel: float
 
 
-# Fitted to tiled runs of the small model (M=96) at 12 and 48 megapixels and the paper model
-# (M=192) at 12 megapixels (`scripts/benchmark.py --memory-scan --scan-megapixels 12,48`, peaks
-# in docs/benchmarks.md), after the transform term above. Encoding holds the decoded samples
-# of the input (3 bytes a pixel), the latent, its float64 hyperprior parameters and the entropy
-# coder's int64 per-symbol arrays; decoding the decoded latent and the output samples.
+# Encoding holds the input's samples (3 bytes a pixel) and, per latent element (M per 256
+# pixels), the latent (4 bytes), its symbols (4), its scale index (1) and the entropy coder's
+# chunked work (about 15): 24 / 256 bytes a pixel per latent channel. The hyperprior runs in
+# bands (`hyper_bands`) whose work does not grow with the image. Decoding holds the decoded
+# latent and the output samples; fitted to tiled runs of the small model (M=96) at 12 and 48
+# megapixels (`scripts/benchmark_large_images.py`, docs/benchmarks.md). Adding this to the
+# transform term counts every phase at once, so the estimate errs high (by about a quarter for
+# encoding at 48 MP).
 WHOLE_IMAGE_COSTS: dict[str, WholeImageCost] = {
-    "encode": WholeImageCost(fixed=6.0, per_latent_channel=0.36),
+    "encode": WholeImageCost(fixed=3.0, per_latent_channel=24 / 256),
     "decode": WholeImageCost(fixed=3.0, per_latent_channel=0.07),
 }
 
