@@ -68,6 +68,8 @@ def _train(view: Path, run_dir: Path, args: argparse.Namespace) -> Path:
         # the closing validation scores every val image: as few patches as the test uses
         "--val-patches", str(args.patches), "--val-top", str(args.top),
     ]
+    if args.recipe is not None:
+        command += ["--recipe", str(args.recipe)]
     if (run_dir / "checkpoints" / "last.pt").is_file():
         command.append("--resume")
     subprocess.run(command, check=True)
@@ -130,6 +132,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--patches", type=int, default=32, help="patches per test image")
     parser.add_argument("--top", type=int, default=24)
+    parser.add_argument("--recipe", type=Path, default=None, help="a training recipe for fcc train-detector (docs/training.md)")
     args = parser.parse_args()
 
     manifest = json.loads((args.data / "manifest.json").read_text())

@@ -145,6 +145,7 @@ def train_adapter(lmbda: float | None, quality: int | None, lr: float | None, ti
 
 
 @main.command("train-detector")
+@recipe_option
 @click.option("--data", "data_dir", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
               help="folder with train/ and val/, each holding real/ and synthetic/")
 @click.option("--config", "config_name", default="small", show_default=True, help="small, paper, tiny")
@@ -153,6 +154,8 @@ def train_adapter(lmbda: float | None, quality: int | None, lr: float | None, ti
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @click.option("--jpeg-prob", "jpeg_probability", type=click.FloatRange(0, 1), default=0.3, show_default=True,
               help="fraction of patches (both classes) re-saved as JPEG q85-100")
+@click.option("--blur-prob", "blur_probability", hidden=True, type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="fraction of patches (both classes) under a Gaussian blur of σ 0.1-2 px (an experiment's knob: recipes)")
 @click.option("--init", "init_from", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
               help="start from these detector weights (a .safetensors file) instead of random ones")
 @click.option("--checkpoint-dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="default: runs/detector-<config>")

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageFilter
 from torch.utils.data import Dataset
 
 from forensiccodec.detector import patches as P
@@ -51,6 +51,10 @@ JPEG_GRID = 8  # JPEG's block size: patches are cut at a random phase of its gri
 VALIDATION_METRICS = ("accuracy", "auc", "real_accuracy", "synthetic_accuracy", "seconds")
 
 
+# Gaussian blur's standard deviation in pixels, drawn uniformly, when blur augmentation is on.
+BLUR_SIGMA = (0.1, 2.0)
+
+
 class RandomPatchDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     """Random ``patch_size`` patches of labelled images: ``(patch, label)`` with the patch
     ImageNet-normalised [3,p,p] float32 (what the classifier takes) and the label int64.
@@ -70,6 +74,8 @@ class RandomPatchDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         patch_size: int = P.PATCH_SIZE,
         jpeg_probability: float = 0.0,
         jpeg_quality: tuple[int, int] = (85, 100),
+        blur_probability: float = 0.0,
+        blur_sigma: tuple[float, float] = BLUR_SIGMA,
         seed: int = 0,
     ) -> None:
         if not samples:
@@ -78,8 +84,12 @@ class RandomPatchDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             raise TrainingError(f"JPEG probability must be in [0, 1], got {jpeg_probability}")
         self.patch_size = patch_size
         self.patches_per_image = patches_per_image
+        if not 0.0 <= blur_probability <= 1.0:
+            raise TrainingError(f"blur probability must be in [0, 1], got {blur_probability}")
         self.jpeg_probability = jpeg_probability
         self.jpeg_quality = jpeg_quality
+        self.blur_probability = blur_probability
+        self.blur_sigma = blur_sigma
         self.seed = seed
         self.epoch = 0
         self.labels = [int(label) for _, label in samples]
@@ -97,6 +107,9 @@ class RandomPatchDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         pixels = self.images[image_index]
         use_jpeg = rng.random() < self.jpeg_probability
         patch = self._jpeg_patch(pixels, rng) if use_jpeg else _random_crop(pixels, self.patch_size, rng)
+        # drawn only when blurring is on, so that runs without it see the data they always saw
+        if self.blur_probability > 0 and rng.random() < self.blur_probability:
+            patch = _blurred(patch, float(rng.uniform(*self.blur_sigma)))
         if rng.random() < 0.5:
             patch = patch[:, ::-1]
         if rng.random() < 0.5:
@@ -116,6 +129,14 @@ class RandomPatchDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         decoded = np.asarray(Image.open(buffer).convert("RGB"))
         top, left = (int(v) for v in rng.integers(0, margin + 1, size=2))
         return decoded[top:top + self.patch_size, left:left + self.patch_size]
+
+
+def _blurred(patch: np.ndarray, sigma: float) -> np.ndarray:
+    """The patch under a Gaussian blur of standard deviation ``sigma`` pixels (edges extended):
+    applied to both classes, it keeps the detector from reading real or synthetic from sharpness
+    or from the finest traces alone (Wang et al., CVPR 2020, blur and JPEG augmentation)."""
+    image = Image.fromarray(np.ascontiguousarray(patch))
+    return np.array(image.filter(ImageFilter.GaussianBlur(radius=sigma)))  # writable, for torch
 
 
 def _analysed_pixels(path: Path, patch_size: int) -> np.ndarray:
@@ -149,6 +170,7 @@ def train_detector(
     patches_per_image: int = 8,
     lr: float = 1e-3,
     jpeg_probability: float = 0.3,
+    blur_probability: float = 0.0,
     init_from: str | Path | None = None,
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
@@ -181,7 +203,8 @@ def train_detector(
     val_samples = labelled_files(data_dir, "val") if validate else []  # a missing split fails now, not at the end
     with training_processes(device) as context:
         backbone = _initial_backbone(config_name, seed, None if resume else init_from)
-        dataset = RandomPatchDataset(train_samples, patches_per_image, jpeg_probability=jpeg_probability, seed=seed)
+        dataset = RandomPatchDataset(train_samples, patches_per_image, jpeg_probability=jpeg_probability,
+                                     blur_probability=blur_probability, seed=seed)
         checkpoint_dir = Path(checkpoint_dir or f"runs/detector-{config_name}")
         config = TrainConfig(
             steps=steps, batch_size=batch_size, lr=lr, crop_size=P.PATCH_SIZE,
@@ -197,6 +220,8 @@ def train_detector(
             "data": str(data_dir), "train_images": len(train_samples), **run_summary(result, context),
             "batch_size": batch_size, "lr": lr, "patches_per_image_per_epoch": patches_per_image,
             "jpeg_augmentation": {"probability": jpeg_probability, "quality": [85, 100], "classes": "both"},
+            **({"blur_augmentation": {"probability": blur_probability, "sigma": list(BLUR_SIGMA), "classes": "both"}}
+               if blur_probability > 0 else {}),
             "init_from": str(init_from) if init_from is not None else None,
         }
         if not context.is_main:

@@ -97,6 +97,26 @@ def test_jpeg_augmentation_changes_pixels_of_both_classes(tmp_path: Path) -> Non
         RandomPatchDataset([(path, 0)], jpeg_probability=1.5)
 
 
+def test_blur_augmentation_smooths_both_classes_and_leaves_runs_without_it_unchanged(tmp_path: Path) -> None:
+    path = _image(tmp_path / "a.png", 256, 256, 5)
+    samples = [(path, 0), (path, 1)]
+    plain = RandomPatchDataset(samples, patches_per_image=4, jpeg_probability=0.3, seed=2)
+    off = RandomPatchDataset(samples, patches_per_image=4, jpeg_probability=0.3, blur_probability=0.0, seed=2)
+    assert all(torch.equal(plain[i][0], off[i][0]) for i in range(8))  # the same data as before blur existed
+    blurred = RandomPatchDataset(samples, patches_per_image=1, blur_probability=1.0, blur_sigma=(1.5, 1.5))
+    unblurred = RandomPatchDataset(samples, patches_per_image=1)
+
+    def step(patch: torch.Tensor) -> torch.Tensor:
+        return (patch[:, :, 1:] - patch[:, :, :-1]).abs().mean()
+
+    for index in range(2):
+        patch, label = blurred[index]
+        assert label.item() == index
+        assert step(patch) < 0.5 * step(unblurred[index][0])  # a blur of noise smooths it
+    with pytest.raises(TrainingError):
+        RandomPatchDataset(samples, blur_probability=-0.1)
+
+
 def test_loss_is_cross_entropy_with_accuracy() -> None:
     logits = torch.tensor([[2.0, -1.0], [0.0, 3.0]], requires_grad=True)
     labels = torch.tensor([0, 0])
