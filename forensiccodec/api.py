@@ -26,8 +26,8 @@ from typing import Any
 from .adapters import AdaptedCodec, load_adapted_codec, load_finetuned_codec
 from .codec import pipeline
 from .codec.bitstream import FccFile, FccHeader, write_fcc
-from .codec.memory import check_fits
-from .codec.tiling import DEFAULT_TILING, Progress, Tiling
+from .codec.memory import AUTO_TILING, check_fits
+from .codec.tiling import Progress, Tiling
 from .detector.model import PatchDetector
 from .errors import BitstreamError, UsageError, WeightsError
 from .files import atomic_output, atomic_write_bytes, ensure_not_same_file
@@ -187,13 +187,13 @@ def encode_file(
     *,
     overwrite: bool = False,
     adapters: str | None = None,
-    tiling: Tiling | None = DEFAULT_TILING,
+    tiling: Tiling | None | str = AUTO_TILING,
     progress: Progress | None = None,
 ) -> EncodeReport:
     """Encode one image file into a .fcc file (written atomically).
 
-    An image larger than one tile of ``tiling`` is coded in tiles (`codec.tiling`), which the file
-    records; ``progress(done, total)`` is called after each tile.
+    An image larger than one tile of ``tiling`` (by default the model's, `memory.default_tiling`)
+    is coded in tiles (`codec.tiling`), which the file records; ``progress(done, total)`` is called after each tile.
 
     The codec decides whether encoder adapters run (`CodecStore.for_encoding`, or
     `adapters.load_adapted_codec(..., placement="paper")`); `adapters`, if given, must agree with it.

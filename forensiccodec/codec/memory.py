@@ -6,9 +6,10 @@ already holds (interpreter, torch, the loaded model) has two parts:
 - the transforms g_a / g_s, whose largest tensors are the Swin stages at half resolution (width
   N): ``pixels * (fixed + per_channel * N)`` over the pixels one transform call sees, which is
   the whole padded image, or for a tiled image its largest tile with context (`tiling`);
-- everything kept whole: the image's integer samples, the latent and its hyperprior parameters,
-  the entropy coder's per-symbol arrays, the decoded samples: ``pixels * (fixed + per_latent *
-  M)`` over the padded image, since the latent has M channels per 16x16 pixels.
+- for a tiled image, what is kept whole, ``pixels * (fixed + per_latent * M)`` over the padded
+  image (the latent has M channels per 16x16 pixels): the samples and the latent while the tiles
+  run, or, in the entropy-coding phase, the samples and the symbols, indexes and coder work; the
+  peak is the larger phase.
 
 Depth and head counts do not enter (blocks run one after the other and free their activations).
 """
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from ..errors import ImageError, UsageError
 from .config import CONFIGS, TICConfig
-from .tiling import DEFAULT_TILING, LATENT_STRIDE, Tiling, spans
+from .tiling import ALIGN, DEFAULT_TILING, LATENT_STRIDE, Tiling, spans
 
 MEMORY_ENV = "FCC_MAX_MEMORY"
 OPERATIONS = ("encode", "decode")
@@ -67,18 +68,53 @@ class WholeImageCost:
     per_latent_channel: float
 
 
-# Encoding holds the input's samples (3 bytes a pixel) and, per latent element (M per 256
-# pixels), the latent (4 bytes), its symbols (4), its scale index (1) and the entropy coder's
-# chunked work (about 15): 24 / 256 bytes a pixel per latent channel. The hyperprior runs in
-# bands (`hyper_bands`) whose work does not grow with the image. Decoding holds the decoded
-# latent and the output samples; fitted to tiled runs of the small model (M=96) at 12 and 48
-# megapixels (`scripts/benchmark_large_images.py`, docs/benchmarks.md). Adding this to the
-# transform term counts every phase at once, so the estimate errs high (by about a quarter for
-# encoding at 48 MP).
+# What a tiled image keeps whole while its tiles run through the transforms, per padded pixel.
+# Encoding: the input's samples (3 bytes) and the latent g_a fills in (4 bytes per element, M
+# elements per 256 pixels). Decoding: the output's samples, the decoded latent and what the
+# allocator keeps of the hyperprior's bands; fitted to tiled runs of the small model (M=96) at
+# 12 and 48 megapixels (`scripts/benchmark_large_images.py`, docs/benchmarks.md).
 WHOLE_IMAGE_COSTS: dict[str, WholeImageCost] = {
-    "encode": WholeImageCost(fixed=3.0, per_latent_channel=24 / 256),
+    "encode": WholeImageCost(fixed=3.0, per_latent_channel=4 / 256),
     "decode": WholeImageCost(fixed=3.0, per_latent_channel=0.07),
 }
+# The entropy-coding phase, after (encoding) or before (decoding) the tiles: the samples, and
+# per latent element its symbol, its scale index and the coder's chunked work, about 24 bytes
+# (`entropy_coding`); the hyperprior runs in bands whose work does not grow with the image.
+CODING_COSTS: dict[str, WholeImageCost] = {
+    "encode": WholeImageCost(fixed=3.0, per_latent_channel=24 / 256),
+    "decode": WholeImageCost(fixed=3.0, per_latent_channel=24 / 256),
+}
+
+
+# What one tile's transform (with its context) may take when the encoder chooses the tiling: the
+# `small` model keeps DEFAULT_TILING's 1024-pixel tiles (about 1.1 GiB), the `paper` model, twice
+# as wide, gets 768-pixel ones (about 1.4 GiB), so that with what is kept whole it stays within
+# 3 GiB up to 100 megapixels.
+TILE_MEMORY_BUDGET = 1.5 * 2**30
+AUTO_TILING = "auto"  # the encoder's default: `default_tiling` of the model's configuration
+
+
+def default_tiling(config: TICConfig) -> Tiling:
+    """The tiling an encoder uses unless told otherwise: DEFAULT_TILING's overlap and the largest
+    tile, no larger than DEFAULT_TILING's and on the 8-latent grid, whose transform work fits
+    TILE_MEMORY_BUDGET (the costlier of encoding and decoding)."""
+    overlap = DEFAULT_TILING.overlap
+    for tile in range(DEFAULT_TILING.tile, ALIGN - 1, -ALIGN):
+        side = (tile + 2 * overlap) * LATENT_STRIDE
+        work = max(fit.constant + side * side * (fit.bytes_per_pixel + fit.bytes_per_pixel_per_channel * config.N)
+                   for fit in PEAK_FITS.values())
+        if work <= TILE_MEMORY_BUDGET:
+            return Tiling(tile, overlap)
+    return Tiling(ALIGN, overlap)
+
+
+def resolve_tiling(config: TICConfig, tiling: Tiling | None | str) -> Tiling | None:
+    """``tiling`` itself, or for AUTO_TILING the configuration's `default_tiling`."""
+    if isinstance(tiling, str):
+        if tiling != AUTO_TILING:
+            raise ValueError(f"tiling must be a Tiling, None or {AUTO_TILING!r}, got {tiling!r}")
+        return default_tiling(config)
+    return tiling
 
 
 class NotEnoughMemoryError(ImageError):
@@ -97,10 +133,11 @@ def transform_pixels(height: int, width: int, tiling: Tiling | None = DEFAULT_TI
 
 
 def estimate_peak_bytes(
-    config: TICConfig, height: int, width: int, operation: str, tiling: Tiling | None = DEFAULT_TILING
+    config: TICConfig, height: int, width: int, operation: str, tiling: Tiling | None | str = AUTO_TILING
 ) -> int:
     """Estimated peak memory (bytes) that encoding or decoding a height x width image adds to the
-    process, coded with ``tiling`` (the default for encoding; what a file records for decoding)."""
+    process, coded with ``tiling`` (the encoder's default; for decoding, what a file records)."""
+    tiling = resolve_tiling(config, tiling)
     if operation not in OPERATIONS:
         raise ValueError(f"operation must be one of {OPERATIONS}, got {operation!r}")
     if height <= 0 or width <= 0:
@@ -109,9 +146,12 @@ def estimate_peak_bytes(
     pixels = math.ceil(height / STRIDE) * STRIDE * math.ceil(width / STRIDE) * STRIDE
     per_pixel = fit.bytes_per_pixel + fit.bytes_per_pixel_per_channel * config.N
     transform = fit.constant + transform_pixels(height, width, tiling) * per_pixel
-    whole = WHOLE_IMAGE_COSTS[operation]
-    kept = pixels * (whole.fixed + whole.per_latent_channel * config.M) if transform_pixels(height, width, tiling) < pixels else 0.0
-    return math.ceil(HEADROOM * max(0.0, transform + kept) + ALLOCATOR_SLACK)
+    if transform_pixels(height, width, tiling) >= pixels:  # one call sees it all: the fit covers every phase
+        return math.ceil(HEADROOM * max(0.0, transform) + ALLOCATOR_SLACK)
+    whole, coding = WHOLE_IMAGE_COSTS[operation], CODING_COSTS[operation]
+    tiles_phase = transform + pixels * (whole.fixed + whole.per_latent_channel * config.M)
+    coding_phase = fit.constant + pixels * (coding.fixed + coding.per_latent_channel * config.M)
+    return math.ceil(HEADROOM * max(tiles_phase, coding_phase) + ALLOCATOR_SLACK)
 
 
 _SIZE_PATTERN = re.compile(
@@ -206,7 +246,7 @@ def check_fits(
     available_bytes: int | None = None,
     *,
     label: str | None = None,
-    tiling: Tiling | None = DEFAULT_TILING,
+    tiling: Tiling | None | str = AUTO_TILING,
 ) -> int:
     """Raise `NotEnoughMemoryError` if coding the image would not fit in memory; return the estimate.
 
@@ -236,11 +276,13 @@ def check_fits(
 
 
 __all__ = [
+    "AUTO_TILING",
     "MEMORY_ENV",
     "PEAK_FITS",
     "NotEnoughMemoryError",
     "available_memory_bytes",
     "check_fits",
+    "default_tiling",
     "estimate_peak_bytes",
     "parse_memory_size",
 ]

@@ -22,6 +22,7 @@ from . import entropy_coding
 from .bitstream import FccFile, FccHeader
 from .entropy_coding import EntropyTables
 from .hyper_bands import banded_hyper_synthesis
+from .memory import AUTO_TILING, resolve_tiling
 from .tic import TIC
 from .tiling import DEFAULT_TILING, Progress, Tiling, tiled_analysis, tiled_synthesis
 
@@ -88,17 +89,18 @@ class PixelSource(Protocol):
 @torch.inference_mode()
 def compress(
     model: TIC, tables: EntropyTables, pixels: torch.Tensor | PixelSource, *,
-    tiling: Tiling | None = DEFAULT_TILING, progress: Progress | None = None,
+    tiling: Tiling | None | str = AUTO_TILING, progress: Progress | None = None,
 ) -> CompressedImage:
     """Code one image, [1, 3, H, W] in [0, 1] or a `PixelSource`, into the hyperprior and latent
-    streams; an image larger than one tile of ``tiling`` runs g_a tile by tile (None: whole)."""
+    streams; an image larger than one tile of ``tiling`` runs g_a tile by tile (None: whole;
+    by default the tiling whose memory suits the model, `memory.default_tiling`)."""
     if isinstance(pixels, torch.Tensor):
         if pixels.dim() != 4 or pixels.shape[0] != 1 or pixels.shape[1] != 3:
             raise ValueError(f"expected a [1, 3, H, W] tensor, got {tuple(pixels.shape)}")
         height, width = pixels.shape[2], pixels.shape[3]
     else:
         height, width = pixels.height, pixels.width
-    tiling = tiling_for(height, width, tiling)
+    tiling = tiling_for(height, width, resolve_tiling(model.config, tiling))
     padded_h, padded_w = padded_size(height, width, STRIDE)
     timings = Timings()
     start = time.perf_counter()

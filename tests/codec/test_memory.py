@@ -106,7 +106,6 @@ def test_parse_memory_size_refuses_nonsense(text: str) -> None:
 
 
 def test_tiles_bound_the_transform_memory():
-    from forensiccodec.codec.config import get_config
     from forensiccodec.codec.memory import estimate_peak_bytes, transform_pixels
     from forensiccodec.codec.tiling import Tiling
 
@@ -114,7 +113,7 @@ def test_tiles_bound_the_transform_memory():
     assert transform_pixels(768, 512, tiling) == 768 * 512  # one tile: the whole image
     assert transform_pixels(6000, 8000, tiling) == (1024 + 256) ** 2  # an interior tile with context
     assert transform_pixels(6000, 8000, None) == 6016 * 8000
-    small = get_config("small")
+    small = CONFIGS["small"]
     tiled = estimate_peak_bytes(small, 6000, 8000, "decode", tiling)
     whole = estimate_peak_bytes(small, 6000, 8000, "decode", None)
     assert tiled < whole / 5
@@ -122,3 +121,40 @@ def test_tiles_bound_the_transform_memory():
     assert estimate_peak_bytes(small, 512, 768, "encode", tiling) == estimate_peak_bytes(small, 512, 768, "encode", None)
     # beyond one tile the estimate still grows with the image (what is kept whole)
     assert estimate_peak_bytes(small, 12000, 8000, "encode", tiling) > estimate_peak_bytes(small, 6000, 8000, "encode", tiling)
+
+
+def test_the_default_tiling_keeps_a_tiles_transform_within_budget() -> None:
+    from forensiccodec.codec.memory import (
+        PEAK_FITS,
+        TILE_MEMORY_BUDGET,
+        default_tiling,
+        resolve_tiling,
+    )
+    from forensiccodec.codec.tiling import DEFAULT_TILING, LATENT_STRIDE, Tiling
+
+    assert default_tiling(CONFIGS["small"]) == DEFAULT_TILING  # 1024-pixel tiles, as ever
+    paper = default_tiling(CONFIGS["paper"])
+    assert paper.overlap == DEFAULT_TILING.overlap and paper.tile < DEFAULT_TILING.tile
+    for config in (CONFIGS["small"], CONFIGS["paper"]):
+        tiling = default_tiling(config)
+        for tile in (tiling.tile, tiling.tile + 8):  # the chosen tile fits, the next larger one does not
+            side = (tile + 2 * tiling.overlap) * LATENT_STRIDE
+            work = max(f.constant + side * side * (f.bytes_per_pixel + f.bytes_per_pixel_per_channel * config.N)
+                       for f in PEAK_FITS.values())
+            assert (work <= TILE_MEMORY_BUDGET) == (tile == tiling.tile) or tile > DEFAULT_TILING.tile
+    assert resolve_tiling(CONFIGS["paper"], "auto") == paper
+    assert resolve_tiling(CONFIGS["paper"], None) is None
+    assert resolve_tiling(CONFIGS["paper"], Tiling(16, 8)) == Tiling(16, 8)
+    with pytest.raises(ValueError):
+        resolve_tiling(CONFIGS["paper"], "whole")
+
+
+def test_a_tiled_estimate_takes_the_larger_phase_and_grows_slowly() -> None:
+    """Above one tile the estimate grows by what is kept whole (a few bytes a pixel), not by the
+    transforms' hundreds of bytes a pixel."""
+    small = CONFIGS["small"]
+    estimate_peak_bytes = memory.estimate_peak_bytes
+    at_48 = estimate_peak_bytes(small, 6000, 8000, "encode")
+    at_100 = estimate_peak_bytes(small, 8660, 11547, "encode")
+    assert 0 < (at_100 - at_48) / (100e6 - 48e6) < 12  # bytes per added pixel
+    assert at_100 < 2 * 2**30
