@@ -154,7 +154,7 @@ def main() -> None:
                 continue
             synthetic = [scores[i["file"]] for i in test if i["generator"] in generators]
             rows.append(_row(run, family, left_out is not None, real, synthetic))
-        (args.out / "lofo.json").write_text(json.dumps({"settings": vars(args) | {"data": str(args.data), "out": str(args.out)},
+        (args.out / "lofo.json").write_text(json.dumps({"settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
                                                         "rows": rows}, indent=1) + "\n")
         (args.out / "lofo.md").write_text(_markdown(rows, args))
         print(_markdown(rows, args), flush=True)
