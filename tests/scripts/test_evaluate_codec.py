@@ -3,22 +3,17 @@ stored in the manifest (the weight files untouched) and written into a README's 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 from conftest import write_image
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "evaluate_codec.py"
+from maintainer_scripts import load_script as load_maintainer_script
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("evaluate_codec_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_maintainer_script("evaluate_codec")
 
 
 @pytest.fixture

@@ -3,22 +3,17 @@ in the JSON rows and the printed table."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
+from maintainer_scripts import load_script as load_maintainer_script
 
 from forensiccodec.detector.evaluation import summarise
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "evaluate_detector.py"
-
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("evaluate_detector", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_maintainer_script("evaluate_detector")
 
 
 def test_split_rows_and_table_carry_the_intervals(capsys: pytest.CaptureFixture[str]) -> None:

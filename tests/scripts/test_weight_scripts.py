@@ -4,7 +4,6 @@ measured metrics attach only to the file they were measured on."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 import torch
 from adapter_weights import adapted_tiny_model
 from click.testing import CliRunner
+from maintainer_scripts import load_script
 from PIL import Image
 
 from forensiccodec.adapters import export_adapters
@@ -27,15 +27,8 @@ from forensiccodec.retired import RETIRED_KIND
 from forensiccodec.train.forensic_training import train_forensic
 from forensiccodec.zoo import Manifest, export_codec, sha256_of_file
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 ENTRY = "sfma-tiny-q1-decoder"
 
-
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def register(*args: str | Path, exit_code: int = 0) -> str:
