@@ -104,6 +104,9 @@ def train_codec(objective: str, time_budget: float | None, max_seconds: float | 
 @click.option("--lambda-scale", hidden=True, type=float, default=1.0, show_default=True,
               help="multiply λ in the loss (the rate point and its base codec stay); for detectors whose "
                    "loss terms are much smaller than the paper's, where the rate term would dominate")
+@click.option("--fidelity", hidden=True, type=float, default=0.0, show_default=True,
+              help="add fidelity·λ_q·255²·MSE, the base codec's distortion term at this rate point, to the loss "
+                   "(0: the paper's eq. 1; 1: fidelity costs the adapters what it cost the base codec)")
 @click.option("--workers", type=int, default=0, show_default=True, help="data-loading processes per training process")
 @click.option("--keep-best", is_flag=True,
               help="export the weights of the best validation (accuracy, then AUC), not the last; with "

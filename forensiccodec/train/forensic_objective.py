@@ -7,6 +7,11 @@
 - ``L_P``: MSE between the detector's intermediate features on x and on x̂, at the same patches
   (the mean over the feature levels, so that the term does not grow with the backbone's depth).
 
+A departure from eq. 1, off by default: ``fidelity`` > 0 adds ``fidelity·λ_q·255²·MSE(x̂, x)``,
+the base codec's own distortion term at its rate point (λ_q, ``RatePoint.codec_lambda``). At 1
+the adapters pay for lost fidelity as much as the base codec did; the trade-off between the
+detector's decisions and the picture becomes the user's choice.
+
 :class:`ForensicCodecPass` is the model the training loop calls: the codec (adapters or all of
 it trainable) followed by the frozen detector. Both always run as at inference (eval mode:
 frozen batch-norm statistics, no stochastic depth), whatever the loop asks for, because only
@@ -102,17 +107,23 @@ class ForensicCodecPass(nn.Module):
 
 
 class ForensicLoss(nn.Module):
-    """``loss = bpp + λ·(cross_entropy + perceptual)`` with its parts and the batch accuracy.
+    """``loss = bpp + λ·(cross_entropy + perceptual) [+ fidelity·λ_q·255²·MSE]`` with its parts
+    and the batch accuracy.
 
     ``forward(output, batch)`` takes :class:`ForensicCodecPass`'s output and the loop's batch
-    ``(images, labels)``.
+    ``(images, labels)``. ``codec_lambda`` (λ_q) is needed only when ``fidelity`` > 0.
     """
 
-    def __init__(self, lmbda: float) -> None:
+    def __init__(self, lmbda: float, fidelity: float = 0.0, codec_lambda: float | None = None) -> None:
         super().__init__()
         if lmbda <= 0:
             raise ValueError(f"lambda must be positive, got {lmbda}")
+        if fidelity < 0:
+            raise ValueError(f"fidelity must be 0 or more, got {fidelity}")
+        if fidelity > 0 and (codec_lambda is None or codec_lambda <= 0):
+            raise ValueError("a fidelity term needs the base codec's positive λ (codec_lambda)")
         self.lmbda = lmbda
+        self.distortion_weight = fidelity * (codec_lambda or 0.0) * 255.0**2
 
     def forward(self, output: dict[str, Any], batch: tuple[Tensor, Tensor]) -> dict[str, Tensor]:
         images, labels = batch[0], batch[1].long()
@@ -123,7 +134,10 @@ class ForensicLoss(nn.Module):
         levels = [F.mse_loss(a.float(), b.float()) for a, b in zip(output["features_hat"], output["features"], strict=True)]
         perceptual = torch.stack(levels).mean()
         loss = bpp + self.lmbda * (cross_entropy + perceptual)
-        mse = torch.mean((output["x_hat"].detach().float() - images.float()) ** 2)
+        mse = torch.mean((output["x_hat"].float() - images.float()) ** 2)
+        if self.distortion_weight:
+            loss = loss + self.distortion_weight * mse
+        mse = mse.detach()
         return {
             "loss": loss,
             "bpp": bpp.detach(),

@@ -194,6 +194,7 @@ def train_forensic(
     ema_decay: float | None = None,
     lmbda: float | None = None,
     lambda_scale: float = 1.0,
+    fidelity: float = 0.0,
     workers: int = 0,
     keep_best: bool = False,
     init_from: str | None = None,
@@ -213,6 +214,8 @@ def train_forensic(
     """Train one placement at one rate point; returns a JSON-able summary (and registers the
     result when ``export``)."""
     _check_options(placement, config_name, lambda_scale, workers, ema_decay, validate_every, keep_best, init_from)
+    if fidelity < 0:
+        raise UsageError(f"--fidelity must be 0 or more, got {fidelity:g}")
     quality = rate_point.quality
     lmbda = rate_point.lmbda if lmbda is None else lmbda
     name = entry_name(config_name, quality, placement)
@@ -220,7 +223,8 @@ def train_forensic(
         refuse_to_replace(name, weights_dir)
     train_samples, val_samples = _labelled_splits(Path(data), validate_every)
     checkpoint_dir = Path(checkpoint_dir or f"runs/{name}")
-    record = {"placement": placement, "quality": quality, "lambda": lmbda, "lambda_scale": lambda_scale}
+    record = {"placement": placement, "quality": quality, "lambda": lmbda, "lambda_scale": lambda_scale,
+              "fidelity": fidelity}
     config = TrainConfig(
         steps=steps, epochs=None if steps is not None else epochs, batch_size=batch_size, lr=lr,
         warmup_steps=warmup_steps, ema_decay=ema_decay, lr_milestones=(0.6,), lr_gamma=0.5, crop_size=crop_size,
@@ -240,7 +244,7 @@ def train_forensic(
         validation = SplitValidation(models.model, val_samples, val_patches, val_top) if val_samples else None
         best = _best_weights(validation, models.codec, models.trainable, checkpoint_dir, resume) if keep_best else None
         started = time.monotonic()
-        result = train_codec(models.model, dataset, ForensicLoss(lmbda * lambda_scale), config,
+        result = train_codec(models.model, dataset, ForensicLoss(lmbda * lambda_scale, fidelity, rate_point.codec_lambda), config,
                              trainable_parameters=models.trainable, context=context, validate=best or validation)
         kept = best.restore() if best is not None and context.is_main else None
         models.check_frozen(placement)

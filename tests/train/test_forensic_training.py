@@ -102,6 +102,28 @@ def test_loss_parts_and_gradients_reach_only_the_adapters(placement: str) -> Non
     assert any(g is not None for g in encoder_grads) == (placement == "paper")
 
 
+def test_fidelity_adds_the_base_codecs_distortion_term() -> None:
+    images, labels = torch.rand(2, 3, 16, 16), torch.tensor([0, 1])
+    x_hat = (images + 0.05 * torch.randn_like(images)).clamp(0, 1).requires_grad_(True)
+    output = {"x_hat": x_hat, "likelihoods": {"y": torch.full((2, 4, 2, 2), 0.5)}, "logits": torch.randn(2, 2),
+              "features_hat": [torch.randn(2, 3)], "features": [torch.randn(2, 3)]}
+    paper = ForensicLoss(0.02)(output, (images, labels))
+    off = ForensicLoss(0.02, fidelity=0.0, codec_lambda=0.0018)(output, (images, labels))
+    on = ForensicLoss(0.02, fidelity=2.0, codec_lambda=0.0018)(output, (images, labels))
+    mse = torch.mean((x_hat.detach() - images) ** 2)
+    assert off["loss"].item() == paper["loss"].item()
+    assert on["loss"].item() == pytest.approx(paper["loss"].item() + 2.0 * 0.0018 * 255**2 * mse.item(), rel=1e-6)
+    assert on["psnr"].item() == pytest.approx(paper["psnr"].item())
+    on["loss"].backward()  # the term pulls x̂ towards x
+    assert torch.sign(x_hat.grad[x_hat.detach() != images]).eq(torch.sign((x_hat - images).detach()[x_hat.detach() != images])).all()
+
+
+@pytest.mark.parametrize("fidelity, codec_lambda", [(-0.5, 0.0018), (1.0, None), (1.0, 0.0)])
+def test_fidelity_settings_that_make_no_sense_are_refused(fidelity: float, codec_lambda: float | None) -> None:
+    with pytest.raises(ValueError):
+        ForensicLoss(0.02, fidelity=fidelity, codec_lambda=codec_lambda)
+
+
 def _data(root: Path) -> Path:
     rng = np.random.default_rng(0)
     for split in ("train", "val"):
