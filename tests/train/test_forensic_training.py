@@ -272,7 +272,7 @@ def test_patch_aggregate_reaches_the_loss_and_is_part_of_the_run(
         _train(tmp_path, registry, "decoder", steps=2, resume=True, export=False, data=tmp_path / "data-decoder")
 
 
-def test_cli_refuses_bad_lambda_scale_and_workers(tmp_path: Path, registry: Path) -> None:
+def test_cli_refuses_bad_lambda_scale_fidelity_and_workers(tmp_path: Path, registry: Path) -> None:
     from click.testing import CliRunner
 
     from forensiccodec.cli import main
@@ -280,7 +280,7 @@ def test_cli_refuses_bad_lambda_scale_and_workers(tmp_path: Path, registry: Path
     data = _data(tmp_path / "data")
     common = ["--data", str(data), "--config", "tiny", "--steps", "1", "--weights-dir", str(registry), "--device", "cpu"]
     runner = CliRunner()
-    for option in (["--lambda-scale", "0"], ["--workers", "-1"], ["--ema-decay", "1"]):
+    for option in (["--lambda-scale", "0"], ["--fidelity", "-1"], ["--workers", "-1"], ["--ema-decay", "1"]):
         result = runner.invoke(main, ["train-adapter", "-q", "1", "--detector", "tiny", "--no-export", *option, *common])
         assert result.exit_code != 0 and option[0] in result.output, result.output
         assert len(result.output.strip().splitlines()) == 1
