@@ -146,3 +146,21 @@ def test_fcc_info_and_decode_say_when_a_retired_codec_was_used(weights, photo):
                                    "--weights-dir", str(weights)])
     assert decoded.exit_code == 0, decoded.output
     assert "retrained" in decoded.output
+
+
+def test_fcc_eval_codes_each_adapter_set_with_the_base_it_was_trained_on(weights, photo, tmp_path):
+    from forensiccodec.evaluate.report.cache import cache_entry, encoded_suffix
+    from forensiccodec.evaluate.report.produce import Producer
+    from forensiccodec.evaluate.report.settings import setting_by_name
+
+    retrain(weights)
+    producer = Producer("tiny", weights)
+    for name in ("adapters-decoder", "adapters-paper"):
+        setting = setting_by_name(name)
+        used = producer.weights_used(setting, QUALITY)
+        assert BASE not in used and any(key.startswith(BASE + "@") for key in used), used
+        entry = cache_entry(tmp_path / "cache", name, encoded_suffix(name, True), QUALITY, photo, 0)
+        produced = producer.produce(setting, QUALITY, photo, entry)  # a refused decode would raise here
+        assert produced.decoded.is_file() and produced.bpp > 0
+    # the base setting codes with the installed codec
+    assert BASE in producer.weights_used(setting_by_name("base"), QUALITY)

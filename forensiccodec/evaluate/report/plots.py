@@ -122,7 +122,12 @@ def score_distributions_figure(report: dict[str, Any], path: Path) -> None:
             values = [i["score"] for i in point["images"] if i.get("label") == label and "score" in i]
             axis.hist(values, bins=bins, alpha=0.55, color=colour, label=label)
         axis.axvline(0.0, color="black", linewidth=0.8)
-        rate = "" if point["rate"] is None else f" (q{point['rate']}, {point['bpp_mean']:.3f} bpp)"
+        if point["rate"] is None:
+            rate = ""
+        elif point.get("bpp_mean") is None:  # no image of this setting was coded (each one's error is in the report)
+            rate = f" (q{point['rate']}, no image coded)"
+        else:
+            rate = f" (q{point['rate']}, {point['bpp_mean']:.3f} bpp)"
         axis.set_title(f"{setting['name']}{rate}", fontsize=9)
         axis.set_xlabel("detector score (> 0: synthetic)", fontsize=8)
     for axis in axes[len(chosen):]:

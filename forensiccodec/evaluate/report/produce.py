@@ -82,11 +82,23 @@ class Producer:
             if setting.placement is not None or setting.finetuned:
                 raise SettingUnavailable("the adapter code is not part of this version of fcc")
             return self.store.get(self.config_name, rate)
-        codec = "finetuned" if setting.finetuned else "base"
-        encoder = self.store.for_encoding(self.config_name, rate, codec=codec, adapters=setting.encoder_adapters)
         if setting.placement == "decoder":
-            self.store.adapted(self.config_name, rate, "decoder")  # decode_file(adapters="forensic") uses these
-        return encoder
+            return self._decoder_adapters_base(rate)
+        codec = "finetuned" if setting.finetuned else "base"
+        return self.store.for_encoding(self.config_name, rate, codec=codec, adapters=setting.encoder_adapters)
+
+    def _decoder_adapters_base(self, rate: int) -> Any:
+        """The base codec the registered decoder adapters run on: the installed one, or, for
+        adapters trained before their rate point's codec was retrained, the retired codec they
+        were trained in (a file from the installed codec would be refused at decoding)."""
+        adapted = self.store.adapted(self.config_name, rate, "decoder")  # decode_file(adapters="forensic") uses these
+        base = self.store.get(self.config_name, rate)
+        if adapted.fingerprint == base.fingerprint:
+            return base
+        retired = self.store.retired(self.config_name, rate, adapted.fingerprint)
+        if retired is None:
+            raise SettingUnavailable(f"{adapted.adapters_entry} run on a base codec that is neither installed nor retired here")
+        return retired
 
     def weights_used(self, setting: Setting, rate: int) -> dict[str, str]:
         """Manifest name -> sha256 of the weight files behind ``setting`` at ``rate`` (JPEG and
@@ -103,7 +115,14 @@ class Producer:
                 names = [manifest.codec_entry(self.config_name, rate).name]
                 if setting.placement is not None:
                     names.append(adapter_entry_name(self.config_name, rate, setting.placement))
-            self._weights[key] = {name: manifest.entries[name].sha256 for name in names if name in manifest.entries}
+            used = {name: manifest.entries[name].sha256 for name in names if name in manifest.entries}
+            if setting.placement is not None:
+                # adapters run on the base codec they were trained in, retired since or not
+                adapted = self.store.adapted(self.config_name, rate, setting.placement)
+                if adapted.retired_entry:
+                    del used[names[0]]
+                    used = {adapted.retired_entry: adapted.sha256, **used}
+            self._weights[key] = used
         return self._weights[key]
 
     # ---- coding ----------------------------------------------------------------------------

@@ -107,3 +107,17 @@ def test_a_bad_setting_is_one_line_and_exit_2(data_dir: Path, tmp_path: Path) ->
     result = CliRunner().invoke(group, ["eval", "--data", str(data_dir), "-o", str(tmp_path), "--settings", "base,nope"])
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == ["error: unknown setting 'nope'; valid: " + ", ".join(SETTING_NAMES)]
+
+
+def test_a_setting_none_of_whose_images_was_coded_still_gets_its_panel(tmp_path: Path) -> None:
+    from forensiccodec.evaluate.report.plots import score_distributions_figure
+
+    image = {"label": "real", "score": -1.0}
+    report = {"dist_rate": 1, "settings": [
+        {"name": "uncompressed", "points": [{"rate": None, "bpp_mean": None, "images": [image]}]},
+        {"name": "base", "points": [{"rate": 1, "bpp_mean": 0.1, "images": [image]}]},
+        # every image of this setting failed (e.g. refused at decoding): no bpp, no score
+        {"name": "adapters-decoder", "points": [{"rate": 1, "bpp_mean": None, "images": [{"label": "real", "error": "x"}]}]},
+    ]}
+    score_distributions_figure(report, tmp_path / "scores.png")
+    assert (tmp_path / "scores.png").stat().st_size > 0
