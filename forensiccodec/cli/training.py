@@ -123,6 +123,9 @@ def train_codec(objective: str, time_budget: float | None, max_seconds: float | 
 @click.option("--val-top", hidden=True, type=int, default=75, show_default=True)
 @click.option("--time-budget", type=Duration(), default=None, help="stop cleanly, checkpointed for --resume, before this long (2h, 90m, 45s)")
 @click.option("--max-seconds", type=float, default=None, hidden=True)
+@click.option("--precision", type=PRECISION_CHOICE, default="fp32", show_default=True,
+              help="bf16: autocast (auto: where the hardware has it natively); rounding and entropy models stay fp32. "
+                   "On CPUs slower than fp32 here: autocast casts the frozen weights again at every step (docs/benchmarks.md)")
 @click.option("--export/--no-export", default=True, show_default=True, help="register the result under the weights folder")
 @click.option("--force", is_flag=True, help="replace weights already registered")
 @weights_dir_option

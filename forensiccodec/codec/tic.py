@@ -78,7 +78,7 @@ def _run_in_dtype(module: nn.Module, x: Tensor, dtype: torch.dtype) -> Tensor:
     return torch.func.functional_call(module, tensors, (x.to(dtype),))
 
 
-def _at_least_float32(x: Tensor) -> Tensor:
+def at_least_float32(x: Tensor) -> Tensor:
     """x in float32 if it is a half-precision tensor (autocast output), else unchanged."""
     return x.float() if x.dtype in (torch.bfloat16, torch.float16) else x
 
@@ -227,11 +227,11 @@ class TIC(CompressionModel):
         # Under autocast (bf16 training) the entropy models stay in float32: bf16 likelihoods
         # would bias the rate term, and the noise added to the latents would be rounded away.
         with torch.autocast(x.device.type, enabled=False):
-            z_hat, z_likelihoods = self.entropy_bottleneck(_at_least_float32(z), training=self.training)
+            z_hat, z_likelihoods = self.entropy_bottleneck(at_least_float32(z), training=self.training)
         scales, means = self.hyper_synthesis(z_hat, dtype=None)
         with torch.autocast(x.device.type, enabled=False):
             y_hat, y_likelihoods = self.gaussian_conditional(
-                _at_least_float32(y), _at_least_float32(scales), _at_least_float32(means), training=self.training
+                at_least_float32(y), at_least_float32(scales), at_least_float32(means), training=self.training
             )
         return {"x_hat": self.synthesis(y_hat), "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
 

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from forensiccodec.codec.tic import TIC
+from forensiccodec.codec.tic import TIC, at_least_float32
 from forensiccodec.detector.model import PATCH_AGGREGATES, PatchDetector
 from forensiccodec.train.rate_distortion import bits_per_pixel
 
@@ -76,17 +76,26 @@ class ForensicCodecPass(nn.Module):
         return any(p.requires_grad for p in encoder) and torch.is_grad_enabled()
 
     def reconstruct(self, images: Tensor) -> dict[str, Any]:
-        """x̂ and the likelihoods, quantising as the real decoder does (rounded latents)."""
+        """x̂ and the likelihoods, quantising as the real decoder does (rounded latents).
+
+        Under bf16 autocast the transforms and the detector run in bf16, but the rounding and
+        the entropy models stay in float32, as in :meth:`TIC.forward`: bf16 cannot hold the
+        offsets from the means that rounding keeps, and bf16 likelihoods would bias the rate."""
         codec = self.codec
+        device = images.device.type
         with torch.set_grad_enabled(self._encoder_needs_grad()):
             y = codec.analysis(images)
             z = codec.hyper_analysis(y)
-        _, z_likelihoods = codec.entropy_bottleneck(z, training=True)
-        medians = codec.entropy_bottleneck.medians().reshape(1, -1, 1, 1)
-        z_hat = round_straight_through(z, medians)
+        with torch.autocast(device, enabled=False):
+            z = at_least_float32(z)
+            _, z_likelihoods = codec.entropy_bottleneck(z, training=True)
+            medians = codec.entropy_bottleneck.medians().reshape(1, -1, 1, 1)
+            z_hat = round_straight_through(z, medians)
         scales, means = codec.hyper_synthesis(z_hat, dtype=None)
-        y_hat = round_straight_through(y, means)
-        y_likelihoods = codec.gaussian_conditional.likelihood(y_hat, scales, means)
+        with torch.autocast(device, enabled=False):
+            y, scales, means = at_least_float32(y), at_least_float32(scales), at_least_float32(means)
+            y_hat = round_straight_through(y, means)
+            y_likelihoods = codec.gaussian_conditional.likelihood(y_hat, scales, means)
         x_hat = codec.synthesis(y_hat).clamp(0.0, 1.0)
         return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
 

@@ -206,6 +206,7 @@ def train_forensic(
     val_patches: int = 100,
     val_top: int = 75,
     max_seconds: float | None = None,
+    precision: str = "fp32",
     export: bool = True,
     force: bool = False,
     weights_dir: Path | None = None,
@@ -230,6 +231,7 @@ def train_forensic(
         warmup_steps=warmup_steps, ema_decay=ema_decay, lr_milestones=(0.6,), lr_gamma=0.5, crop_size=crop_size,
         checkpoint_dir=str(checkpoint_dir), resume=resume, seed=seed, device=device or "auto",
         max_seconds=max_seconds, progress=progress, num_workers=workers, validate_every=validate_every,
+        precision=precision,
         validation_metric="accuracy", validation_higher_is_better=True,
         # a fine-tune's starting adapters compete with its later steps for --keep-best
         validate_at_start=init_from is not None and validate_every is not None,

@@ -102,6 +102,23 @@ def test_loss_parts_and_gradients_reach_only_the_adapters(placement: str) -> Non
     assert any(g is not None for g in encoder_grads) == (placement == "paper")
 
 
+def test_under_bf16_autocast_rounding_and_entropy_models_stay_float32() -> None:
+    codec, _ = build_trainable_codec(_base(), "paper")
+    model = ForensicCodecPass(codec, _detector(), k_patches=4)
+    images, labels = torch.rand(2, 3, 64, 64), torch.tensor([0, 1])
+    torch.manual_seed(0)
+    reference = ForensicLoss(0.045)(model(images), (images, labels))
+    torch.manual_seed(0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        output = model(images)
+    assert output["likelihoods"]["y"].dtype == torch.float32 and output["likelihoods"]["z"].dtype == torch.float32
+    assert output["x_hat"].dtype == torch.bfloat16  # the transforms did run in bf16
+    losses = ForensicLoss(0.045)(output, (images, labels))
+    # the rate is within what bf16 transforms change in y, not what bf16 likelihoods would add
+    assert losses["bpp"].item() == pytest.approx(reference["bpp"].item(), rel=0.02)
+    assert losses["loss"].item() == pytest.approx(reference["loss"].item(), rel=0.05)
+
+
 def test_fidelity_adds_the_base_codecs_distortion_term() -> None:
     images, labels = torch.rand(2, 3, 16, 16), torch.tensor([0, 1])
     x_hat = (images + 0.05 * torch.randn_like(images)).clamp(0, 1).requires_grad_(True)
@@ -233,6 +250,20 @@ def test_cli_train_adapter_and_forensic_fine_tuning(tmp_path: Path, registry: Pa
     assert len(missing_rate.output.strip().splitlines()) == 1
     with_init = runner.invoke(main, ["train-adapter", "--placement", "full", "-q", "1", "--init-from", "x", *common])
     assert with_init.exit_code == 2 and "--init-from" in with_init.output
+
+
+def test_adapter_training_follows_the_requested_precision(tmp_path: Path, registry: Path, monkeypatch) -> None:
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    data = _data(tmp_path / "data")
+    common = dict(data=data, rate_point=rate_point_for_quality(1), config_name="tiny", detector_config="tiny",
+                  steps=1, batch_size=2, crop_size=64, k_patches=4, device="cpu", export=False,
+                  weights_dir=registry, progress=False)
+    # a CPU without native bf16: auto falls back to float32, an explicit bf16 is refused
+    summary = train_forensic(checkpoint_dir=tmp_path / "auto", precision="auto", **common)
+    assert summary["precision"] == "fp32"
+    with pytest.raises(FccError, match="no native bf16"):
+        train_forensic(checkpoint_dir=tmp_path / "bf16", precision="bf16", **common)
 
 
 def test_lambda_scale_multiplies_lambda_in_the_loss_and_is_recorded(tmp_path: Path, registry: Path) -> None:
