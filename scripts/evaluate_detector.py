@@ -190,12 +190,12 @@ def split(data, split, config_name, weights_dir, n_patches, top_m, transforms, c
                                     n_patches=n_patches, top_m=top_m)
         rates = getattr(transform, "rates", None)
         extra = {"bpp": round(float(np.mean(rates)), 4)} if rates else {}
-        rows.append(_row(evaluation, extra))
+        row = _row(evaluation, extra)  # all synthetic images; the per-family rows follow it
+        rows.append(row)
         scores[name] = (evaluation.real_scores, evaluation.synthetic_scores)
         if by_family:
             rows += [_row(family_evaluation, {**extra, "family": family})
                      for family, family_evaluation in _per_family(evaluation, data)]
-        row = rows[-1]
         click.echo(f"{name}: accuracy {_with_interval(row, 'accuracy', 4)}, AUC {_with_interval(row, 'auc', 4)} "
                    f"({time.monotonic() - started:.0f} s)", err=True)
     _print_table(rows)
