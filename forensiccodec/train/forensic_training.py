@@ -214,9 +214,8 @@ def train_forensic(
 ) -> dict[str, Any]:
     """Train one placement at one rate point; returns a JSON-able summary (and registers the
     result when ``export``)."""
-    _check_options(placement, config_name, lambda_scale, workers, ema_decay, validate_every, keep_best, init_from)
-    if fidelity < 0:
-        raise UsageError(f"--fidelity must be 0 or more, got {fidelity:g}")
+    _check_options(placement, config_name, lambda_scale, fidelity, workers, ema_decay, validate_every, keep_best,
+                   init_from)
     quality = rate_point.quality
     lmbda = rate_point.lmbda if lmbda is None else lmbda
     name = entry_name(config_name, quality, placement)
@@ -339,14 +338,16 @@ def _best_weights(validation: SplitValidation | None, codec: TIC, trainable: lis
     return BestValidatedWeights(validation, codec, names, checkpoint_dir, resume=resume)
 
 
-def _check_options(placement: str, config_name: str, lambda_scale: float, workers: int, ema_decay: float | None,
-                   validate_every: int | None, keep_best: bool, init_from: str | None) -> None:
+def _check_options(placement: str, config_name: str, lambda_scale: float, fidelity: float, workers: int,
+                   ema_decay: float | None, validate_every: int | None, keep_best: bool, init_from: str | None) -> None:
     """Refuse, before anything loads, settings that cannot make a run."""
     if placement not in OBJECTIVES:
         raise UsageError(f"unknown placement {placement!r}; valid: {', '.join(OBJECTIVES)}")
     get_config(config_name)
     if lambda_scale <= 0:
         raise UsageError(f"--lambda-scale must be positive, got {lambda_scale:g}")
+    if fidelity < 0:
+        raise UsageError(f"--fidelity must be 0 or more, got {fidelity:g}")
     if workers < 0:
         raise UsageError(f"--workers must be 0 or more, got {workers}")
     if ema_decay is not None and not 0.0 < ema_decay < 1.0:
