@@ -29,10 +29,8 @@ from forensiccodec.codec.config import get_config
 from forensiccodec.codec.tic import TIC
 from forensiccodec.data.labelled_crops import LabelledCropDataset
 from forensiccodec.data.layout import scan_split
-from forensiccodec.detector.evaluation import summarise
 from forensiccodec.detector.model import PatchDetector
 from forensiccodec.errors import UsageError, WeightsError
-from forensiccodec.images import crop, pad_to_multiple, psnr
 from forensiccodec.manifest import detector_entry_name
 from forensiccodec.rate_points import RatePoint
 from forensiccodec.train.best_weights import BestValidatedWeights
@@ -52,6 +50,7 @@ from forensiccodec.train.scaffold import (
     run_summary,
     training_processes,
 )
+from forensiccodec.train.split_validation import SplitValidation, base_codec_validation
 
 if TYPE_CHECKING:
     from forensiccodec.adapters import InitialAdapters
@@ -62,7 +61,6 @@ TRAINABLE_PREFIXES = {
     "decoder": ("decoder_sfmas.",),
     "full": ("",),
 }
-SIZE_MULTIPLE = 64
 
 
 def build_trainable_codec(base: TIC, placement: str) -> tuple[TIC, list[nn.Parameter]]:
@@ -127,45 +125,6 @@ def frozen_weights_changed(before: dict[str, torch.Tensor], module: nn.Module, s
         name for name, value in before.items()
         if not name.startswith(skip_prefixes) and not torch.equal(now[name].detach().cpu(), value)
     ]
-
-
-@dataclass
-class SplitValidation:
-    """Accuracy, AUC, PSNR and estimated bpp of the reconstructions of a labelled split.
-
-    The codec runs as in training but deterministically (rounded latents; patches drawn by the
-    detector's own seeded generator), so the numbers are comparable from step to step.
-    """
-
-    model: ForensicCodecPass
-    samples: list[tuple[Path, int]]
-    n_patches: int = 100
-    top_m: int = 75
-
-    def __call__(self, step: int) -> dict[str, float]:
-        from forensiccodec.images import load_image
-
-        self.model.eval()
-        device = next(self.model.codec.parameters()).device
-        scores: dict[int, list[float]] = {0: [], 1: []}
-        psnrs, rates = [], []
-        with torch.no_grad():
-            for path, label in self.samples:
-                image = load_image(path).pixels.to(device)
-                height, width = image.shape[-2:]
-                output = self.model.reconstruct(pad_to_multiple(image, SIZE_MULTIPLE))
-                x_hat = crop(output["x_hat"], height, width)
-                bits = sum(-torch.log2(v).sum() for v in output["likelihoods"].values())
-                rates.append(float(bits) / (height * width))
-                psnrs.append(psnr(x_hat[0].cpu(), image[0].cpu()))
-                result = self.model.detector.score_image(x_hat[0], n_patches=self.n_patches, top_m=self.top_m)
-                scores[label].append(result.score)
-        evaluation = summarise(scores[0], scores[1], n_patches=self.n_patches, top_m=self.top_m)
-        return {
-            "accuracy": evaluation.accuracy, "auc": evaluation.auc,
-            "real_accuracy": evaluation.real_accuracy, "synthetic_accuracy": evaluation.synthetic_accuracy,
-            "psnr": sum(psnrs) / len(psnrs), "est_bpp": sum(rates) / len(rates),
-        }
 
 
 def entry_name(config_name: str, quality: int, placement: str) -> str:
@@ -243,6 +202,13 @@ def train_forensic(
                                      k_patches=k_patches, patch_aggregate=patch_aggregate)
         dataset = LabelledCropDataset(train_samples, crop_size, seed=seed)
         validation = SplitValidation(models.model, val_samples, val_patches, val_top) if val_samples else None
+        base_validation = None
+        if validation is not None and context.is_main:
+            base_validation = base_codec_validation(
+                models.base, models.detector, val_samples, n_patches=val_patches, top_m=val_top,
+                identity={"base_sha256": models.base_sha256,
+                          "detector_sha256": _registered_sha(detector_entry_name(detector_config), weights_dir)},
+                folder=checkpoint_dir, device=context.device)
         best = _best_weights(validation, models.codec, models.trainable, checkpoint_dir, resume) if keep_best else None
         started = time.monotonic()
         result = train_codec(models.model, dataset, ForensicLoss(lmbda * lambda_scale, fidelity, rate_point.codec_lambda), config,
@@ -255,6 +221,7 @@ def train_forensic(
             "batch_size": batch_size, "crop_size": crop_size,
             "k_patches": k_patches, "patch_aggregate": patch_aggregate, "lr": lr, "ema_decay": ema_decay,
             **models.summary(result, kept, weights_dir),
+            "base_validation": base_validation,  # the base codec without adapters, same val split and patches
             "wall_seconds": round(time.monotonic() - started, 1), "data": str(data),
         }
         if context.is_main and export:
@@ -269,6 +236,7 @@ class _ForensicModels:
 
     codec: TIC
     trainable: list[nn.Parameter]
+    base: TIC
     detector: PatchDetector
     detector_config: str
     model: ForensicCodecPass
@@ -290,7 +258,7 @@ class _ForensicModels:
         codec, trainable = build_trainable_codec(base.model, placement)
         initial = start_from_adapters(codec, init_from, placement, base.sha256, weights_dir) if init_from else None
         return cls(
-            codec=codec, trainable=trainable, detector=detector, detector_config=detector_config,
+            codec=codec, trainable=trainable, base=base.model, detector=detector, detector_config=detector_config,
             model=ForensicCodecPass(codec, detector, k_patches, patch_aggregate), base_sha256=base.sha256,
             base_state={k: v.clone() for k, v in base.model.state_dict().items()},
             detector_state={k: v.clone() for k, v in detector.state_dict().items()}, initial=initial,

@@ -184,6 +184,9 @@ def test_adapter_training_registers_adapters_and_leaves_the_base_and_detector_un
     entries = Manifest.load(registry).entries
     assert {name: sha256_of_file(registry / entries[name].file) for name in files_before} == files_before
     assert entries[adapter_entry_name("tiny", 1, placement)].extra["training"]["lambda"] == 0.02
+    # the base codec's own val scores, the reference for the run's, go into the record too
+    assert set(summary["base_validation"]) >= {"accuracy", "auc", "psnr", "est_bpp"}
+    assert entries[adapter_entry_name("tiny", 1, placement)].extra["training"]["base_validation"] == summary["base_validation"]
 
     adapted = load_adapted_codec("tiny", 1, placement, registry).model
     base = load_codec("tiny", 1, registry).model
@@ -201,6 +204,8 @@ def test_full_fine_tuning_registers_its_own_codec(tmp_path: Path, registry: Path
 
     summary = _train(tmp_path, registry, "full")
     assert summary["trainable_parameters"] == sum(p.numel() for p in _base().parameters())
+    # the run scores its val split at the end, so the base codec is scored there too (not the tuned copy)
+    assert summary["base_validation"]["psnr"] != summary["validation"]["psnr"]
     tuned = load_finetuned_codec("tiny", 1, registry).model.state_dict()
     base = load_codec("tiny", 1, registry).model.state_dict()
     assert any(not torch.equal(tuned[k], base[k]) for k in base if k.startswith("g_s"))
