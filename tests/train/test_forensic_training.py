@@ -9,10 +9,8 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tiny_forensic_models import tiny_base, tiny_detector
 
-from forensiccodec.codec.config import get_config
-from forensiccodec.codec.tic import TIC
-from forensiccodec.detector import PatchDetector, build_backbone
 from forensiccodec.detector.weights import export_detector
 from forensiccodec.errors import FccError
 from forensiccodec.rate_points import rate_point_for_quality
@@ -32,22 +30,13 @@ from forensiccodec.zoo import Manifest, export_codec, load_codec, sha256_of_file
 torch.set_num_threads(1)
 
 
-def _base() -> TIC:
-    torch.manual_seed(1)
-    return TIC(get_config("tiny")).eval()
-
-
-def _detector() -> PatchDetector:
-    torch.manual_seed(2)
-    return PatchDetector(build_backbone("tiny").eval(), n_patches=8, top_m=6).eval()
-
 
 @pytest.mark.parametrize(
     ("placement", "prefixes"),
     [("paper", ("encoder_sfmas.", "decoder_sfmas.")), ("decoder", ("decoder_sfmas.",)), ("full", ("",))],
 )
 def test_only_the_placement_trains(placement: str, prefixes: tuple[str, ...]) -> None:
-    codec, trainable = build_trainable_codec(_base(), placement)
+    codec, trainable = build_trainable_codec(tiny_base(), placement)
     names = {id(p): n for n, p in codec.named_parameters()}
     assert trainable and all(names[id(p)].startswith(prefixes) for p in trainable)
     frozen = [n for n, p in codec.named_parameters() if not p.requires_grad]
@@ -59,7 +48,7 @@ def test_only_the_placement_trains(placement: str, prefixes: tuple[str, ...]) ->
 
 
 def test_fresh_adapters_start_from_the_base_codec() -> None:
-    base = _base()
+    base = tiny_base()
     codec, _ = build_trainable_codec(base, "paper")
     x = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
@@ -76,12 +65,12 @@ def test_straight_through_rounding_rounds_forward_and_passes_gradients() -> None
 
 @pytest.mark.parametrize("placement", ["decoder", "paper"])
 def test_loss_parts_and_gradients_reach_only_the_adapters(placement: str) -> None:
-    codec, trainable = build_trainable_codec(_base(), placement)
+    codec, trainable = build_trainable_codec(tiny_base(), placement)
     with torch.no_grad():  # let the adapters do something, so gradients are not trivially zero
         for sfma in [*codec.encoder_sfmas, *codec.decoder_sfmas]:
             for projection in (sfma.s_up, sfma.f_up):
                 projection.weight.normal_(0, 0.05)
-    model = ForensicCodecPass(codec, _detector(), k_patches=4)
+    model = ForensicCodecPass(codec, tiny_detector(), k_patches=4)
     model.train()
     assert not model.codec.training and not model.detector.training
     images, labels = torch.rand(2, 3, 64, 64), torch.tensor([0, 1])
@@ -103,8 +92,8 @@ def test_loss_parts_and_gradients_reach_only_the_adapters(placement: str) -> Non
 
 
 def test_under_bf16_autocast_rounding_and_entropy_models_stay_float32() -> None:
-    codec, _ = build_trainable_codec(_base(), "paper")
-    model = ForensicCodecPass(codec, _detector(), k_patches=4)
+    codec, _ = build_trainable_codec(tiny_base(), "paper")
+    model = ForensicCodecPass(codec, tiny_detector(), k_patches=4)
     images, labels = torch.rand(2, 3, 64, 64), torch.tensor([0, 1])
     torch.manual_seed(0)
     reference = ForensicLoss(0.045)(model(images), (images, labels))
@@ -155,8 +144,8 @@ def _data(root: Path) -> Path:
 @pytest.fixture
 def registry(tmp_path: Path) -> Path:
     weights = tmp_path / "weights"
-    export_codec(_base(), config_name="tiny", quality=1, weights_dir=weights)
-    export_detector(_detector().backbone, config_name="tiny", weights_dir=weights, n_patches=8, top_m=6)
+    export_codec(tiny_base(), config_name="tiny", quality=1, weights_dir=weights)
+    export_detector(tiny_detector().backbone, config_name="tiny", weights_dir=weights, n_patches=8, top_m=6)
     return weights
 
 
@@ -203,7 +192,7 @@ def test_full_fine_tuning_registers_its_own_codec(tmp_path: Path, registry: Path
     from forensiccodec.adapters import load_finetuned_codec
 
     summary = _train(tmp_path, registry, "full")
-    assert summary["trainable_parameters"] == sum(p.numel() for p in _base().parameters())
+    assert summary["trainable_parameters"] == sum(p.numel() for p in tiny_base().parameters())
     # the run scores its val split at the end, so the base codec is scored there too (not the tuned copy)
     assert summary["base_validation"]["psnr"] != summary["validation"]["psnr"]
     tuned = load_finetuned_codec("tiny", 1, registry).model.state_dict()
@@ -218,7 +207,7 @@ def test_registered_weights_are_not_replaced_silently(tmp_path: Path, registry: 
 
 
 def test_frozen_weight_check_sees_a_changed_tensor() -> None:
-    base = _base()
+    base = tiny_base()
     before = {k: v.clone() for k, v in base.state_dict().items()}
     assert frozen_weights_changed(before, base) == []
     with torch.no_grad():
@@ -292,8 +281,8 @@ def test_warmup_ramps_the_logged_learning_rate(tmp_path: Path, registry: Path) -
 def test_patch_aggregate_reaches_the_loss_and_is_part_of_the_run(
     tmp_path: Path, registry: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    detector = _detector()
-    model = ForensicCodecPass(build_trainable_codec(_base(), "decoder")[0], detector, k_patches=8, patch_aggregate="top")
+    detector = tiny_detector()
+    model = ForensicCodecPass(build_trainable_codec(tiny_base(), "decoder")[0], detector, k_patches=8, patch_aggregate="top")
     asked: list[str] = []
     score_batch = detector.score_batch
     monkeypatch.setattr(detector, "score_batch", lambda *a, **kw: (asked.append(kw.get("aggregate", "mean")), score_batch(*a, **kw))[1])
@@ -376,7 +365,7 @@ def test_init_from_starts_from_a_registered_set_and_records_it(tmp_path: Path, r
     base_sha = Manifest.load(registry).entries["tic-tiny-q1"].sha256
 
     # a paper run started from a decoder set: its decoder adapters, identity encoder adapters
-    codec, _ = build_trainable_codec(_base(), "paper")
+    codec, _ = build_trainable_codec(tiny_base(), "paper")
     initial = start_from_adapters(codec, "sfma-tiny-q1-decoder", "paper", base_sha, registry)
     state = codec.state_dict()
     assert initial.record["sha256"] == entry.sha256 and initial.record["tensors"] == len(trained)
@@ -410,7 +399,7 @@ def test_init_from_refuses_what_cannot_be_a_start(tmp_path: Path, registry: Path
     from forensiccodec.train.forensic_training import start_from_adapters
 
     base_sha = Manifest.load(registry).entries["tic-tiny-q1"].sha256
-    codec, _ = build_trainable_codec(_base(), "decoder")
+    codec, _ = build_trainable_codec(tiny_base(), "decoder")
     good = {k: v for k, v in codec.state_dict().items() if k.startswith("decoder_sfmas.")}
 
     def adapter_file(name: str, tensors: dict, **metadata: str) -> str:
