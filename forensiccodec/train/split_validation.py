@@ -20,7 +20,7 @@ import torch
 from forensiccodec.codec.tic import TIC
 from forensiccodec.detector.evaluation import summarise
 from forensiccodec.detector.model import PatchDetector
-from forensiccodec.images import crop, pad_to_multiple, psnr
+from forensiccodec.images import crop, load_image, pad_to_multiple, psnr
 from forensiccodec.train.forensic_objective import ForensicCodecPass
 
 BASE_VALIDATION_FILE = "base_validation.json"
@@ -41,8 +41,6 @@ class SplitValidation:
     top_m: int = 75
 
     def __call__(self, step: int) -> dict[str, float]:
-        from forensiccodec.images import load_image
-
         self.model.eval()
         device = next(self.model.codec.parameters()).device
         scores: dict[int, list[float]] = {0: [], 1: []}
