@@ -77,8 +77,11 @@ def base_codec_validation(
            "samples": sorted([str(path), label] for path, label in samples)}
     path = Path(folder) / BASE_VALIDATION_FILE
     if path.exists():
-        record = json.loads(path.read_text())
-        if record.get("key") == key:
+        try:
+            record = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            record = {}  # not a record this code wrote: score the base again and replace it
+        if isinstance(record, dict) and record.get("key") == key:
             return record["metrics"]
     model = ForensicCodecPass(base, detector).to(device)
     try:

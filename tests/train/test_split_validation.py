@@ -68,3 +68,11 @@ def test_a_resumed_run_reuses_the_record_only_for_the_same_base_and_settings(tmp
         _base_scores(tiny_base(), samples, tmp_path / "run", base_sha256="c")
     with pytest.raises(AssertionError, match="scored again"):  # another val split
         _base_scores(tiny_base(), samples[:2], tmp_path / "run")
+
+
+def test_an_unreadable_record_is_scored_again_and_replaced(tmp_path: Path) -> None:
+    samples = _samples(tmp_path / "val")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / BASE_VALIDATION_FILE).write_text("{not json")
+    scores = _base_scores(tiny_base(), samples, tmp_path / "run")
+    assert json.loads((tmp_path / "run" / BASE_VALIDATION_FILE).read_text())["metrics"] == scores
