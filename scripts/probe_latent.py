@@ -10,6 +10,9 @@ decoder receives), trains two probes on the train split's ŷ and scores them on 
 
     python scripts/probe_latent.py --data datasets/demo-families -q 1 --json runs/probe-q1.json
 
+`--codec finetuned` probes the fully fine-tuned codec of the rate point instead, and `--weights-dir`
+takes the codecs from another weights folder (e.g. a training run's, before it is registered).
+
 Accuracy (threshold 0.5) and AUC come with 95 % bootstrap intervals over tiles.
 """
 
@@ -24,6 +27,7 @@ import torch
 from torch import nn
 
 from forensiccodec.api import CodecStore
+from forensiccodec.errors import FccError
 from forensiccodec.detector.confidence import bootstrap_intervals
 from forensiccodec.images import IMAGE_EXTENSIONS, load_image, pad_to_multiple
 
@@ -76,15 +80,25 @@ def scored(probe: nn.Module, inputs: torch.Tensor, labels: torch.Tensor) -> dict
             for name, interval in intervals.items()}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("-q", "--quality", type=int, default=1)
     parser.add_argument("--config", default="small")
+    parser.add_argument("--codec", choices=("base", "finetuned"), default="base",
+                        help="the registered base codec, or the fully fine-tuned one")
+    parser.add_argument("--weights-dir", type=Path, default=None, help="default: $FCC_WEIGHTS_DIR or weights/")
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--json", type=Path, default=None)
-    args = parser.parse_args()
-    codec = CodecStore().get(args.config, args.quality)
+    args = parser.parse_args(argv)
+    for split in ("train", "val", "test"):
+        for label in LABELS:
+            if not (args.data / split / label).is_dir():
+                parser.error(f"{args.data / split / label} is not a folder (DATA/{{train,val,test}}/{{real,synthetic}})")
+    try:
+        codec = CodecStore(args.weights_dir).get(args.config, args.quality, codec=args.codec)
+    except FccError as error:
+        parser.error(str(error))
     splits = {split: decoded_latents(codec, args.data / split) for split in ("train", "val", "test")}
     train_y, train_labels = splits["train"]
     statistics = channel_statistics(train_y)
@@ -95,7 +109,8 @@ def main() -> None:
         "conv": (conv_probe(train_y.shape[1]), lambda y: y / scale),
     }
     results: dict[str, object] = {"data": str(args.data), "config": args.config, "quality": args.quality,
-                                  "steps": args.steps, "tiles": {s: len(v[1]) for s, v in splits.items()}}
+                                  "codec": args.codec, "codec_sha256": codec.sha256, "steps": args.steps,
+                                  "tiles": {s: len(v[1]) for s, v in splits.items()}}
     for name, (probe, features) in probes.items():
         trained = train_probe(probe, features(train_y), train_labels, args.steps, seed=0)
         results[name] = {split: scored(trained, features(y), labels) for split, (y, labels) in splits.items()}
