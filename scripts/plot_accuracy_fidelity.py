@@ -45,10 +45,16 @@ def base_scores(folder: Path) -> dict[str, float] | None:
     return json.loads(path.read_text())["metrics"] if path.exists() else None
 
 
+# The estimated bpp sums the entropy model's float32 likelihoods over every val tile, so runs with
+# other thread counts differ in its fourth digit; the detector's scores and the PSNR agree closer.
+TOLERANCES = {"est_bpp": 1e-3}
+
+
 def same_scores(first: dict[str, float], second: dict[str, float]) -> bool:
     """Whether two base records are one measurement (equal up to float noise: thread counts may
     differ between runs)."""
-    return first.keys() == second.keys() and all(math.isclose(first[k], second[k], rel_tol=1e-4) for k in first)
+    return first.keys() == second.keys() and all(
+        math.isclose(first[k], second[k], rel_tol=TOLERANCES.get(k, 1e-4)) for k in first)
 
 
 def kept(points: list[dict[str, float]]) -> dict[str, float]:

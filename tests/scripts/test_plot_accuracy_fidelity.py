@@ -59,3 +59,10 @@ def test_runs_against_different_bases_are_refused(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, str(SCRIPTS / "plot_accuracy_fidelity.py"), str(first), str(second),
                            "-o", str(tmp_path / "af.png")], check=False, capture_output=True, text=True)
     assert done.returncode != 0 and "another base codec" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_one_base_measurement_at_other_thread_counts_is_the_same() -> None:
+    base = {**BASE, "est_bpp": 0.0670555}
+    assert plot.same_scores(base, {**base, "est_bpp": 0.0670729})  # 2.6e-4 apart: float sums
+    assert not plot.same_scores(base, {**base, "est_bpp": 0.0700})
+    assert not plot.same_scores(base, {**base, "psnr": BASE["psnr"] * (1 + 1e-3)})
