@@ -27,25 +27,23 @@ import torch
 from torch import nn
 
 from forensiccodec.api import CodecStore
-from forensiccodec.errors import FccError
+from forensiccodec.data.layout import SPLITS, scan_split
 from forensiccodec.detector.confidence import bootstrap_intervals
-from forensiccodec.images import IMAGE_EXTENSIONS, load_image, pad_to_multiple
+from forensiccodec.errors import FccError
+from forensiccodec.images import load_image, pad_to_multiple
 
-LABELS = ("real", "synthetic")
 
-
-def decoded_latents(codec, folder: Path) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[no-untyped-def]
-    """ŷ of every image in folder/{real,synthetic}, and the labels (1 = synthetic)."""
+def decoded_latents(codec, samples: list[tuple[Path, int]]) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[no-untyped-def]
+    """ŷ of every (image, label) of a scanned split, and the labels (1 = synthetic)."""
     model, latents, labels = codec.model, [], []
     medians = torch.from_numpy(codec.tables.z_medians).float().view(1, -1, 1, 1)
     with torch.inference_mode():
-        for label, name in enumerate(LABELS):
-            for path in sorted(p for p in (folder / name).iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS):
-                y = model.analysis(pad_to_multiple(load_image(path).pixels.float(), 64))
-                z_hat = torch.round(model.hyper_analysis(y) - medians) + medians
-                _, means = model.hyper_synthesis(z_hat, dtype=torch.float64)
-                latents.append((torch.round(y.double() - means) + means).float())
-                labels.append(label)
+        for path, label in samples:
+            y = model.analysis(pad_to_multiple(load_image(path).pixels.float(), 64))
+            z_hat = torch.round(model.hyper_analysis(y) - medians) + medians
+            _, means = model.hyper_synthesis(z_hat, dtype=torch.float64)
+            latents.append((torch.round(y.double() - means) + means).float())
+            labels.append(label)
     return torch.cat(latents), torch.tensor(labels, dtype=torch.float32)
 
 
@@ -91,15 +89,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
-    for split in ("train", "val", "test"):
-        for label in LABELS:
-            if not (args.data / split / label).is_dir():
-                parser.error(f"{args.data / split / label} is not a folder (DATA/{{train,val,test}}/{{real,synthetic}})")
     try:
+        scanned = {split: scan_split(args.data, split) for split in SPLITS}
         codec = CodecStore(args.weights_dir).get(args.config, args.quality, codec=args.codec)
     except FccError as error:
         parser.error(str(error))
-    splits = {split: decoded_latents(codec, args.data / split) for split in ("train", "val", "test")}
+    splits = {split: decoded_latents(codec, samples) for split, samples in scanned.items()}
     train_y, train_labels = splits["train"]
     statistics = channel_statistics(train_y)
     mean, std = statistics.mean(0), statistics.std(0) + 1e-6

@@ -61,7 +61,7 @@ def test_runs_against_different_bases_are_refused(tmp_path: Path) -> None:
     assert done.returncode != 0 and "another base codec" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_one_base_measurement_at_other_thread_counts_is_the_same() -> None:
+def test_one_base_measured_by_two_runs_is_the_same_despite_bpp_float_noise() -> None:
     base = {**BASE, "est_bpp": 0.0670555}
     assert plot.same_scores(base, {**base, "est_bpp": 0.0670729})  # 2.6e-4 apart: float sums
     assert not plot.same_scores(base, {**base, "est_bpp": 0.0700})

@@ -50,4 +50,4 @@ def test_a_missing_codec_or_split_is_a_usage_error(tmp_path: Path, tiny_weights_
     assert stopped.value.code == 2 and "error:" in capsys.readouterr().err
     with pytest.raises(SystemExit) as stopped:
         probe.main(["--data", str(tmp_path), "--config", "tiny", "--weights-dir", str(tiny_weights_dir)])
-    assert stopped.value.code == 2 and "is not a folder" in capsys.readouterr().err
+    assert stopped.value.code == 2 and "has no train/ folder" in capsys.readouterr().err
