@@ -21,16 +21,24 @@ from forensiccodec.zoo import Manifest
 
 FORENSIC_SETTINGS = ("adapters-paper", "adapters-decoder", "finetuned")
 COPIED = ("accuracy", "auc", "real_accuracy", "synthetic_accuracy", "bpp_mean", "psnr_mean", "n_real", "n_synthetic")
+# reports written before fcc eval gave intervals lack these; they are copied where present
+INTERVALS = ("accuracy_ci", "auc_ci", "real_accuracy_ci", "synthetic_accuracy_ci")
 
 
 def recorded_metrics(report: dict, point: dict) -> dict:
     detector = report["detector"]
-    return {
+    metrics = {
         **{key: point[key] for key in COPIED},
+        **{key: point[key] for key in INTERVALS if key in point},
         "data": report["data"], "split": report["split"],
         "detector_sha256": detector["sha256"], "n_patches": detector["n_patches"], "top_m": detector["top_m"],
         "measured_with": "fcc eval (bpp from the .fcc files)",
     }
+    frechet = report.get("frechet")
+    if frechet is not None and point.get("frechet") is not None:
+        # the distance means nothing without its features: FID or the detector's own
+        metrics["frechet"] = {"value": point["frechet"], "name": frechet["name"], "is_fid": frechet["is_fid"]}
+    return metrics
 
 
 def main(argv: list[str] | None = None) -> int:

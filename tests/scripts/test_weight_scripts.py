@@ -100,14 +100,19 @@ def test_metrics_attach_only_to_the_file_they_were_measured_on(trained_run: Path
     register(trained_run, "--weights-dir", target)
     sha = Manifest.load(target).entries[ENTRY].sha256
     point = {"rate": 1, "accuracy": 0.75, "auc": 0.8, "real_accuracy": 0.5, "synthetic_accuracy": 1.0,
-             "bpp_mean": 0.1, "psnr_mean": 25.0, "n_real": 2, "n_synthetic": 2, "weights": {ENTRY: sha}}
+             "accuracy_ci": [0.5, 1.0], "bpp_mean": 0.1, "psnr_mean": 25.0, "n_real": 2, "n_synthetic": 2,
+             "frechet": 3.5, "weights": {ENTRY: sha}}
     report = {"data": "d", "split": "test", "detector": {"sha256": "x", "n_patches": 8, "top_m": 6},
+              "frechet": {"name": "fd-detector-tiny-p8", "is_fid": False},
               "settings": [{"name": "adapters-decoder", "points": [point]}]}
     path = tmp_path / "report.json"
     path.write_text(json.dumps(report))
     script = load_script("record_forensic_metrics")
     assert script.main([str(path), "--weights-dir", str(target)]) == 0
-    assert Manifest.load(target).entries[ENTRY].extra["metrics"]["demo-test"]["accuracy"] == 0.75
+    recorded = Manifest.load(target).entries[ENTRY].extra["metrics"]["demo-test"]
+    assert recorded["accuracy"] == 0.75 and recorded["accuracy_ci"] == [0.5, 1.0]
+    assert recorded["frechet"] == {"value": 3.5, "name": "fd-detector-tiny-p8", "is_fid": False}
+    assert "auc_ci" not in recorded  # absent from the report, not invented
 
     point["weights"] = {ENTRY: "0" * 64}
     point["accuracy"] = 0.5
