@@ -73,3 +73,24 @@ def test_a_tiled_file_decodes_the_same_with_any_thread_count_and_process(tmp_pat
     process = fcc_process("decode", tmp_path / "wide.fcc", "-o", tmp_path / "there.png", weights_dir=tiny_weights_dir)
     assert process.returncode == 0, process.stderr
     assert (tmp_path / "there.png").read_bytes() == one
+
+
+@pytest.mark.parametrize("adapters_at_encoding", ["none", "forensic"])
+def test_a_forensic_reconstruction_does_not_depend_on_the_thread_count(tmp_path, make_image, restore_threads,
+                                                                       adapters_at_encoding):
+    """Decoder adapters (a base-codec file) and paper adapters (a file written with them)."""
+    from adapter_weights import QUALITY, export_adapted_registry
+
+    weights = export_adapted_registry(tmp_path / "weights", finetuned=False)
+    store = api.CodecStore(weights)
+    source = make_image(tmp_path / "photo.png", 130, 65, seed=7)
+    api.encode_file(store.for_encoding("tiny", QUALITY, adapters=adapters_at_encoding), source, tmp_path / "photo.fcc")
+    decoded = []
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        output = tmp_path / f"forensic-{threads}.png"
+        api.decode_file(store, tmp_path / "photo.fcc", output, adapters="forensic")
+        decoded.append(output.read_bytes())
+    assert decoded[0] == decoded[1]
+    api.decode_file(store, tmp_path / "photo.fcc", tmp_path / "human.png")
+    assert (tmp_path / "human.png").read_bytes() != decoded[0]  # the adapters did run

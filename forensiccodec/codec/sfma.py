@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from forensiccodec.errors import UsageError
 
@@ -56,11 +57,12 @@ class SFMA(nn.Module):
 
     def spatial(self, x: Tensor) -> Tensor:
         """SMA(x): gated depthwise 5x5 features, projected back to `channels`."""
-        return self.s_up(torch.relu(self.s_dw(self.s_down1(x)) * self.s_down2(x)))
+        layer = self._widened
+        return layer(self.s_up, torch.relu(layer(self.s_dw, layer(self.s_down1, x)) * layer(self.s_down2, x)))
 
     def frequency(self, x: Tensor) -> Tensor:
         """FMA(x): amplitude-gated spectrum of a C/2 projection, projected back to `channels`."""
-        h = self.f_down(x)
+        h = self._widened(self.f_down, x)
         height, width = h.shape[-2:]
         compute_dtype = h.dtype if h.dtype in _FFT_DTYPES else torch.float32
         spectrum = torch.fft.rfft2(h.to(compute_dtype), norm="backward")
@@ -69,15 +71,32 @@ class SFMA(nn.Module):
         amplitude = amplitude * gate
         spectrum = torch.complex(amplitude * torch.cos(phase), amplitude * torch.sin(phase))
         h = torch.fft.irfft2(spectrum, s=(height, width), norm="backward").to(h.dtype)
-        return self.f_up(torch.relu(h))
+        return self._widened(self.f_up, torch.relu(h))
 
     @staticmethod
     def _run(layer: nn.Conv2d, x: Tensor) -> Tensor:
         """A convolution in x's dtype: under autocast the spectrum stays in the FFT's dtype."""
         with torch.autocast(device_type=x.device.type, enabled=False):
+            if x.dtype == torch.float64:
+                return SFMA._widened(layer, x)
             return layer(x.to(layer.weight.dtype)).to(x.dtype)
 
+    @staticmethod
+    def _widened(layer: nn.Conv2d, x: Tensor) -> Tensor:
+        """``layer(x)``; on a float64 input (inference, see ``forward``) with its weights in float64."""
+        if x.dtype != torch.float64 or layer.weight.dtype == torch.float64:
+            return layer(x)
+        bias = None if layer.bias is None else layer.bias.double()
+        return F.conv2d(x, layer.weight.double(), bias, layer.stride, layer.padding, layer.dilation, layer.groups)
+
     def forward(self, x: Tensor) -> Tensor:
+        if x.dtype == torch.float32 and not torch.is_grad_enabled():
+            # Inference runs in float64 and returns float32: a float32 convolution rounds
+            # differently with one thread or two, and through the adapters that moved a few
+            # decoded pixels by one level; in float64 the difference falls below float32's last bit.
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                wide = x.double()
+                return (wide + (self.spatial(wide) + self.frequency(wide))).to(x.dtype)
         return x + (self.spatial(x) + self.frequency(x))
 
     def extra_repr(self) -> str:

@@ -94,6 +94,30 @@ def test_output_is_input_plus_both_branches() -> None:
     torch.testing.assert_close(adapter(x), x + adapter.spatial(x) + adapter.frequency(x))
 
 
+def test_inference_gives_the_same_bits_with_one_thread_or_two() -> None:
+    """Decoded pixels must not depend on the thread count; float32 convolutions of this size do."""
+    adapter = _randomised(96)
+    x = torch.randn(1, 96, 32, 32)
+    outputs = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            with torch.no_grad():
+                outputs.append(adapter(x))
+    finally:
+        torch.set_num_threads(2)
+    assert outputs[0].dtype == torch.float32
+    assert torch.equal(outputs[0], outputs[1])
+
+
+def test_inference_computes_what_training_computes() -> None:
+    adapter = _randomised()
+    x = torch.randn(2, 8, 8, 6)
+    with torch.no_grad():
+        inference = adapter(x)
+    torch.testing.assert_close(inference, x + adapter.spatial(x) + adapter.frequency(x))
+
+
 def test_gradients_reach_every_adapter_parameter() -> None:
     adapter = _randomised()
     x = torch.randn(1, 8, 8, 8, requires_grad=True)
