@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from adapter_weights import QUALITY, export_adapted_registry
 
 from forensiccodec import api
 
@@ -79,8 +80,6 @@ def test_a_tiled_file_decodes_the_same_with_any_thread_count_and_process(tmp_pat
 def test_a_forensic_reconstruction_does_not_depend_on_the_thread_count(tmp_path, make_image, restore_threads,
                                                                        adapters_at_encoding):
     """Decoder adapters (a base-codec file) and paper adapters (a file written with them)."""
-    from adapter_weights import QUALITY, export_adapted_registry
-
     weights = export_adapted_registry(tmp_path / "weights", finetuned=False)
     store = api.CodecStore(weights)
     source = make_image(tmp_path / "photo.png", 130, 65, seed=7)
