@@ -31,6 +31,8 @@ def recorded_metrics(report: dict, point: dict) -> dict:
         **{key: point[key] for key in COPIED},
         **{key: point[key] for key in INTERVALS if key in point},
         "data": report["data"], "split": report["split"],
+        # which images: a rebuilt set with the same names can hold other pixels
+        **({"data_sha256": report["data_sha256"]} if report.get("data_sha256") else {}),
         "detector_sha256": detector["sha256"], "n_patches": detector["n_patches"], "top_m": detector["top_m"],
         "measured_with": "fcc eval (bpp from the .fcc files)",
     }

@@ -10,8 +10,9 @@ arranged the same way (FFHQ faces against StyleGAN faces, say) works in its plac
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,21 @@ def scan_split(root: str | os.PathLike[str], split: str) -> list[tuple[Path, int
             raise LayoutError(f"no images ({', '.join(LAYOUT_SUFFIXES)}) in {class_dir}")
         items += [(path, label) for path in files]
     return items
+
+
+def contents_sha256(samples: Sequence[tuple[Path, int]], keys: Sequence[str]) -> str:
+    """sha256 over every image's key, label and file contents, in key order.
+
+    Two folders with the same file names can hold other pixels (a set rebuilt on another machine,
+    say); numbers measured on a split name it by this digest, so they attach to its images."""
+    lines = []
+    for (path, label), key in sorted(zip(samples, keys), key=lambda item: item[1]):
+        try:
+            digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        except OSError as error:
+            raise LayoutError(f"cannot read {path}: {error.strerror or error}") from None
+        lines.append(f"{key}\t{label}\t{digest}")
+    return hashlib.sha256("\n".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:

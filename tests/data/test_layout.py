@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from forensiccodec.data.layout import LayoutError, RealSyntheticDataset, scan_split
+from forensiccodec.data.layout import LayoutError, RealSyntheticDataset, contents_sha256, scan_split
 from forensiccodec.errors import FccError
 
 
@@ -67,3 +67,23 @@ def test_unreadable_image_raises_layout_error(root):
     (root / "train/real/b.png").write_bytes(b"not a png")
     with pytest.raises(LayoutError, match="cannot read"):
         RealSyntheticDataset(root, "train")[1]
+
+
+def _digest(root):
+    samples = scan_split(root, "train")
+    return contents_sha256(samples, [path.relative_to(root).as_posix() for path, _ in samples])
+
+
+def test_contents_digest_changes_with_pixels_not_with_listing_order(root):
+    before = _digest(root)
+    samples = scan_split(root, "train")
+    keys = [path.relative_to(root).as_posix() for path, _ in samples]
+    assert contents_sha256(samples[::-1], keys[::-1]) == before
+    _image(root / "train/real/b.png", 11)  # same name, other pixels: a rebuilt set, say
+    assert _digest(root) != before
+
+
+def test_contents_digest_of_an_unreadable_file_is_a_layout_error(root, tmp_path):
+    samples = [(tmp_path / "gone.png", 0)]
+    with pytest.raises(LayoutError, match="cannot read .*gone.png"):
+        contents_sha256(samples, ["gone.png"])

@@ -102,7 +102,7 @@ def test_metrics_attach_only_to_the_file_they_were_measured_on(trained_run: Path
     point = {"rate": 1, "accuracy": 0.75, "auc": 0.8, "real_accuracy": 0.5, "synthetic_accuracy": 1.0,
              "accuracy_ci": [0.5, 1.0], "bpp_mean": 0.1, "psnr_mean": 25.0, "n_real": 2, "n_synthetic": 2,
              "frechet": 3.5, "weights": {ENTRY: sha}}
-    report = {"data": "d", "split": "test", "detector": {"sha256": "x", "n_patches": 8, "top_m": 6},
+    report = {"data": "d", "split": "test", "data_sha256": "c" * 64, "detector": {"sha256": "x", "n_patches": 8, "top_m": 6},
               "frechet": {"name": "fd-detector-tiny-p8", "is_fid": False},
               "settings": [{"name": "adapters-decoder", "points": [point]}]}
     path = tmp_path / "report.json"
@@ -113,6 +113,7 @@ def test_metrics_attach_only_to_the_file_they_were_measured_on(trained_run: Path
     assert recorded["accuracy"] == 0.75 and recorded["accuracy_ci"] == [0.5, 1.0]
     assert recorded["frechet"] == {"value": 3.5, "name": "fd-detector-tiny-p8", "is_fid": False}
     assert "auc_ci" not in recorded  # absent from the report, not invented
+    assert recorded["data_sha256"] == "c" * 64  # which images the numbers come from
 
     point["weights"] = {ENTRY: "0" * 64}
     point["accuracy"] = 0.5

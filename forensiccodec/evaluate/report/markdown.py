@@ -68,7 +68,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         "# fcc eval report",
         "",
         (f"Data: `{report['data']}`, split `{report['split']}`: {report['n_real']} real and"
-        f" {report['n_synthetic']} synthetic images. Codec configuration `{report['codec_config']}`,"
+        f" {report['n_synthetic']} synthetic images"
+        + (f" (contents sha256 {report['data_sha256'][:16]}…)" if report.get("data_sha256") else "")
+        + f". Codec configuration `{report['codec_config']}`,"
         f" rate points {', '.join(f'q{r}' for r in report['rates'])}."),
         (f"Detector `{detector['config']}` (sha256 {detector['sha256'][:16]}…), {detector['n_patches']} patches,"
         f" mean of the top {detector['top_m']}, seed {detector['seed']}; accuracy at threshold 0."),

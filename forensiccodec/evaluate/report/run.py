@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from forensiccodec.data.layout import CLASSES
+from forensiccodec.data.layout import CLASSES, contents_sha256
 from forensiccodec.detector.evaluation import labelled_files
 from forensiccodec.detector.model import PatchDetector
 from forensiccodec.detector.weights import find_detector_entry, load_detector
@@ -225,6 +225,8 @@ class _Runner:
                 results.append({"name": setting.name, "label": setting.label, "kind": setting.kind, "points": points})
         return {
             "data": str(options.data_dir), "split": options.split,
+            # the whole split's, in every shard: which images the numbers were measured on
+            "data_sha256": contents_sha256(self.all_samples, self.keys),
             "n_real": sum(1 for _, label in self.samples if label == 0),
             "n_synthetic": sum(1 for _, label in self.samples if label == 1),
             "codec_config": options.config_name, "rates": rates, "dist_rate": dist_rate,

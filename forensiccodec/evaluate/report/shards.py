@@ -135,6 +135,7 @@ def _fingerprint(records: dict[str, Any]) -> list[tuple[str, str, Any]]:
     return [
         ("data", "split", records["split"]),
         ("data", "images", (shard["inputs_total"], shard["inputs_sha256"])),
+        ("data", "image contents (sha256)", records.get("data_sha256")),
         ("weights", "detector sha256", detector["sha256"]),
         ("weights", "codec weights (sha256)", points),
         ("settings", "codec configuration", records["codec_config"]),
@@ -267,7 +268,7 @@ class _Merger:
         frechet["samples"] = None if reference is None else int(reference.shape[0])
         frechet["dimensions"] = None if reference is None else int(reference.shape[1])
         return {
-            "data": first["data"], "split": first["split"],
+            "data": first["data"], "split": first["split"], "data_sha256": first.get("data_sha256"),
             "n_real": sum(s.records["n_real"] for s in self.shards),
             "n_synthetic": sum(s.records["n_synthetic"] for s in self.shards),
             "codec_config": first["codec_config"], "rates": first["rates"], "dist_rate": first["dist_rate"],

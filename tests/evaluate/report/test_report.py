@@ -51,6 +51,7 @@ def test_report_files_are_written(report: tuple[Path, dict]) -> None:
     base = point(data, "base")
     assert base["n_real"] == 2 and base["n_synthetic"] == 2 and base["bpp_mean"] > 0
     assert point(data, "uncompressed")["frechet"] == pytest.approx(0.0, abs=1e-6)
+    assert len(data["data_sha256"]) == 64 and data["data_sha256"][:16] in markdown
 
 
 def test_accuracy_and_auc_come_with_their_95_percent_intervals(report: tuple[Path, dict]) -> None:

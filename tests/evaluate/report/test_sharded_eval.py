@@ -116,6 +116,7 @@ def test_shards_in_folders_of_their_own_merge_into_a_third(tmp_path: Path, data_
     assert result.exit_code == 0, result.output
     merged = json.loads((tmp_path / "merged" / "report.json").read_text())
     assert_same_report(merged, whole)
+    assert merged["data_sha256"] == whole["data_sha256"]  # every shard digests the whole split
     base = next(s for s in merged["settings"] if s["name"] == "base")["points"][0]
     assert all((tmp_path / "merged" / image["decoded"]).is_file() for image in base["images"])
     assert "| base | q1" in (tmp_path / "merged" / "report.md").read_text()
@@ -168,6 +169,8 @@ CHANGES = {
                       "shard 3/4 was made with other settings than shard 1/4: detector"),
     "other data": (lambda r: r["shard"].update(inputs_sha256="2" * 64),
                    "shard 3/4 was made over other data than shard 1/4: images"),
+    "same names, other pixels": (lambda r: r.update(data_sha256="3" * 64),
+                                 "shard 3/4 was made over other data than shard 1/4: image contents"),
 }
 
 
