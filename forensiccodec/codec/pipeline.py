@@ -24,6 +24,7 @@ from .entropy_coding import EntropyTables
 from .hyper_bands import banded_hyper_synthesis
 from .memory import AUTO_TILING, resolve_tiling
 from .tic import TIC
+from .threads import one_thread
 from .tiling import DEFAULT_TILING, Progress, Tiling, tiled_analysis, tiled_synthesis
 
 STRIDE = 64  # g_a (16) × h_a (4): the padding the transforms need, nothing more
@@ -207,8 +208,9 @@ def decompress(
     # h_s runs twice, band by band (`hyper_bands`): first for the scale indexes the latent
     # stream needs, then for the means; no float64 tensor of the whole latent is ever kept
     indexes = np.empty(expected_y, dtype=entropy_coding.index_dtype(tables))
-    for rows, scales, _ in banded_hyper_synthesis(model, z_hat):
-        indexes[:, rows] = entropy_coding.scale_indexes(tables, scales[0])
+    with one_thread():  # the same pixels with any thread count (`threads`)
+        for rows, scales, _ in banded_hyper_synthesis(model, z_hat):
+            indexes[:, rows] = entropy_coding.scale_indexes(tables, scales[0])
     timings.transforms += time.perf_counter() - start
 
     start = time.perf_counter()
@@ -218,15 +220,16 @@ def decompress(
 
     start = time.perf_counter()
     y_hat = torch.empty((1, *expected_y), dtype=torch.float32)
-    for rows, _, means in banded_hyper_synthesis(model, z_hat):
-        y_hat[0, :, rows] = (y_symbols[:, rows].double() + means[0]).float()
-    del y_symbols
-    if tiling is None:
-        pixels = crop(model.synthesis(y_hat), height, width)
-    else:
-        sink = _canvas_sink(canvas, height, width) if canvas is not None else None
-        pixels = tiled_synthesis(model, y_hat, tiling, progress, sink)
-        pixels = crop(pixels, height, width) if pixels is not None else None
+    with one_thread():
+        for rows, _, means in banded_hyper_synthesis(model, z_hat):
+            y_hat[0, :, rows] = (y_symbols[:, rows].double() + means[0]).float()
+        del y_symbols
+        if tiling is None:
+            pixels = crop(model.synthesis(y_hat), height, width)
+        else:
+            sink = _canvas_sink(canvas, height, width) if canvas is not None else None
+            pixels = tiled_synthesis(model, y_hat, tiling, progress, sink)
+            pixels = crop(pixels, height, width) if pixels is not None else None
     if canvas is not None and pixels is not None:
         canvas.paste(0, 0, pixels)
         pixels = None
