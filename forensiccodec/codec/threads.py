@@ -1,10 +1,10 @@
 """Decoding transforms at one intra-op thread: the same pixels with any thread count.
 
 A float32 kernel may split its sums differently with one thread or two, and once in a while
-that moves a decoded value across a rounding boundary (seen on an AMD EPYC: one pixel of a
-tiled test file, by one level). One thread fixes the order of every sum, so a file gives the
-same PNG bytes whatever ``torch.set_num_threads`` or ``OMP_NUM_THREADS`` says. The cost is the
-decoder's parallelism inside a kernel.
+that moves a decoded value across a rounding boundary (on some CPUs, a pixel of a tiled file by
+one level). One thread fixes the order of every sum, so a file gives the same PNG bytes whatever
+``torch.set_num_threads`` or ``OMP_NUM_THREADS`` says. The cost is the decoder's parallelism
+inside a kernel.
 """
 
 from __future__ import annotations
