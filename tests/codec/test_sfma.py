@@ -99,13 +99,14 @@ def test_inference_gives_the_same_bits_with_one_thread_or_two() -> None:
     adapter = _randomised(96)
     x = torch.randn(1, 96, 32, 32)
     outputs = []
+    previous = torch.get_num_threads()
     try:
         for threads in (1, 2):
             torch.set_num_threads(threads)
             with torch.no_grad():
                 outputs.append(adapter(x))
     finally:
-        torch.set_num_threads(2)
+        torch.set_num_threads(previous)
     assert outputs[0].dtype == torch.float32
     assert torch.equal(outputs[0], outputs[1])
 
