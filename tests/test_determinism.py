@@ -59,7 +59,9 @@ def test_encoding_twice_gives_the_same_stream(tmp_path, encoded, tiny_weights_di
 
 
 def test_a_tiled_file_decodes_the_same_with_any_thread_count_and_process(tmp_path, encoded, tiny_weights_dir,
-                                                                          make_image, fcc_process, restore_threads):
+                                                                          make_image, fcc_process, restore_threads,
+                                                                          monkeypatch):
+    from forensiccodec.codec import pipeline
     from forensiccodec.codec.bitstream import read_fcc
     from forensiccodec.codec.tiling import Tiling
 
@@ -67,10 +69,14 @@ def test_a_tiled_file_decodes_the_same_with_any_thread_count_and_process(tmp_pat
     codec = api.CodecStore(tiny_weights_dir).get("tiny", 2)
     api.encode_file(codec, source, tmp_path / "wide.fcc", tiling=Tiling(8, 8))
     assert read_fcc((tmp_path / "wide.fcc").read_bytes()).header.tiling == (8, 8)
+    workers = []  # how many tiles each decode ran side by side
+    synthesis = pipeline.tiled_synthesis
+    monkeypatch.setattr(pipeline, "tiled_synthesis", lambda *a, **k: workers.append(k["workers"]) or synthesis(*a, **k))
     torch.set_num_threads(1)
     one = _decode(tiny_weights_dir, tmp_path / "wide.fcc", tmp_path / "one.png")
     torch.set_num_threads(2)
     assert _decode(tiny_weights_dir, tmp_path / "wide.fcc", tmp_path / "two.png") == one
+    assert workers == [1, 2]
     process = fcc_process("decode", tmp_path / "wide.fcc", "-o", tmp_path / "there.png", weights_dir=tiny_weights_dir)
     assert process.returncode == 0, process.stderr
     assert (tmp_path / "there.png").read_bytes() == one

@@ -133,11 +133,19 @@ def transform_pixels(height: int, width: int, tiling: Tiling | None = DEFAULT_TI
 
 
 def estimate_peak_bytes(
-    config: TICConfig, height: int, width: int, operation: str, tiling: Tiling | None | str = AUTO_TILING
+    config: TICConfig,
+    height: int,
+    width: int,
+    operation: str,
+    tiling: Tiling | None | str = AUTO_TILING,
+    concurrent_tiles: int = 1,
 ) -> int:
     """Estimated peak memory (bytes) that encoding or decoding a height x width image adds to the
-    process, coded with ``tiling`` (the encoder's default; for decoding, what a file records)."""
+    process, coded with ``tiling`` (the encoder's default; for decoding, what a file records),
+    with ``concurrent_tiles`` tiles in the transforms at once (`tiling.tiled_synthesis`)."""
     tiling = resolve_tiling(config, tiling)
+    if concurrent_tiles < 1:
+        raise ValueError(f"concurrent_tiles must be at least 1, got {concurrent_tiles}")
     if operation not in OPERATIONS:
         raise ValueError(f"operation must be one of {OPERATIONS}, got {operation!r}")
     if height <= 0 or width <= 0:
@@ -149,9 +157,28 @@ def estimate_peak_bytes(
     if transform_pixels(height, width, tiling) >= pixels:  # one call sees it all: the fit covers every phase
         return math.ceil(HEADROOM * max(0.0, transform) + ALLOCATOR_SLACK)
     whole, coding = WHOLE_IMAGE_COSTS[operation], CODING_COSTS[operation]
-    tiles_phase = transform + pixels * (whole.fixed + whole.per_latent_channel * config.M)
+    tiles_phase = concurrent_tiles * transform + pixels * (whole.fixed + whole.per_latent_channel * config.M)
     coding_phase = fit.constant + pixels * (coding.fixed + coding.per_latent_channel * config.M)
     return math.ceil(HEADROOM * max(tiles_phase, coding_phase) + ALLOCATOR_SLACK)
+
+
+def concurrent_decode_tiles(
+    config: TICConfig, height: int, width: int, tiling: Tiling | None, threads: int, available_bytes: int | None = None
+) -> int:
+    """How many tiles g_s may decode at once: one per thread the caller allows, no more than the
+    image has, and no more than fit in half the available memory beside what is kept whole, so
+    that one decode leaves room for others (at least one; whether one fits is `check_fits`'s)."""
+    latent_h, latent_w = math.ceil(height / STRIDE) * 4, math.ceil(width / STRIDE) * 4
+    if tiling is None or not tiling.needed_for(latent_h, latent_w) or threads <= 1:
+        return 1
+    most = min(threads, len(spans(latent_h, tiling)) * len(spans(latent_w, tiling)))
+    available = available_bytes if available_bytes is not None else available_memory_bytes()
+    if available is None:
+        return most
+    for count in range(most, 1, -1):
+        if estimate_peak_bytes(config, height, width, "decode", tiling, concurrent_tiles=count) <= available // 2:
+            return count
+    return 1
 
 
 _SIZE_PATTERN = re.compile(
@@ -282,6 +309,7 @@ __all__ = [
     "NotEnoughMemoryError",
     "available_memory_bytes",
     "check_fits",
+    "concurrent_decode_tiles",
     "default_tiling",
     "estimate_peak_bytes",
     "parse_memory_size",

@@ -22,7 +22,7 @@ from . import entropy_coding
 from .bitstream import FccFile, FccHeader
 from .entropy_coding import EntropyTables
 from .hyper_bands import banded_hyper_synthesis
-from .memory import AUTO_TILING, resolve_tiling
+from .memory import AUTO_TILING, concurrent_decode_tiles, resolve_tiling
 from .tic import TIC
 from .threads import one_thread
 from .tiling import DEFAULT_TILING, Progress, Tiling, tiled_analysis, tiled_synthesis
@@ -189,14 +189,18 @@ def decompress(
     canvas: SampleCanvas | None = None,
 ) -> DecompressedImage:
     """Decode the two streams back to pixels of the original size; with ``tiling`` (what the
-    file records), g_s runs over those tiles, as the encoder expects. With ``canvas``, each
-    tile is quantised into it as it is made (no float image of the whole)."""
+    file records), g_s runs over those tiles, as the encoder expects, as many at once as the
+    caller's torch threads and the free memory allow (`memory.concurrent_decode_tiles`). With
+    ``canvas``, each tile is quantised into it as it is made (no float image of the whole)."""
     expected_y = (model.config.M, math.ceil(height / STRIDE) * 4, math.ceil(width / STRIDE) * 4)
     expected_z = (model.config.N, expected_y[1] // 4, expected_y[2] // 4)
     if tuple(y_shape) != expected_y or tuple(z_shape) != expected_z:
         raise BitstreamError(
             f"latent shapes {tuple(z_shape)}/{tuple(y_shape)} do not fit a {width}x{height} image for this model"
         )
+    # Every kernel below runs at one intra-op thread (`threads`); the caller's threads go to
+    # decoding tiles side by side instead, which leaves each tile's pixels as they are.
+    workers = concurrent_decode_tiles(model.config, height, width, tiling, torch.get_num_threads())
     timings = Timings()
     start = time.perf_counter()
     z_symbols = entropy_coding.decode_z(tables, z_stream, z_shape)
@@ -228,7 +232,7 @@ def decompress(
             pixels = crop(model.synthesis(y_hat), height, width)
         else:
             sink = _canvas_sink(canvas, height, width) if canvas is not None else None
-            pixels = tiled_synthesis(model, y_hat, tiling, progress, sink)
+            pixels = tiled_synthesis(model, y_hat, tiling, progress, sink, workers=workers)
             pixels = crop(pixels, height, width) if pixels is not None else None
     if canvas is not None and pixels is not None:
         canvas.paste(0, 0, pixels)

@@ -3,8 +3,9 @@
 A float32 kernel may split its sums differently with one thread or two, and once in a while
 that moves a decoded value across a rounding boundary (on some CPUs, a pixel of a tiled file by
 one level). One thread fixes the order of every sum, so a file gives the same PNG bytes whatever
-``torch.set_num_threads`` or ``OMP_NUM_THREADS`` says. The cost is the decoder's parallelism
-inside a kernel.
+``torch.set_num_threads`` or ``OMP_NUM_THREADS`` says. The decoder's parallelism moves from
+inside a kernel to the tiles of a large image, decoded side by side (`tiling.tiled_synthesis`);
+an image within one tile decodes on one core.
 """
 
 from __future__ import annotations

@@ -15,7 +15,9 @@ its tiling (`bitstream`, record type 2) and every decoder decodes it with that t
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
@@ -119,17 +121,29 @@ def tiled_analysis(
 
 
 def tiled_synthesis(
-    model: torch.nn.Module, y_hat: Tensor, tiling: Tiling, progress: Progress | None = None, sink: Sink | None = None
+    model: torch.nn.Module,
+    y_hat: Tensor,
+    tiling: Tiling,
+    progress: Progress | None = None,
+    sink: Sink | None = None,
+    workers: int = 1,
 ) -> Tensor | None:
     """g_s of y_hat (1, M, h, w), tile by tile: x_hat (1, 3, 16h, 16w), or, with ``sink``, each
-    tile's core handed to it as it is made (and None returned)."""
+    tile's core handed to it as it is made (and None returned). With ``workers`` > 1, that many
+    tiles run at once in threads; each tile's result does not depend on which thread ran it, so
+    under one intra-op thread (`threads.one_thread`) the output is the same for any ``workers``."""
     _, _, latent_h, latent_w = y_hat.shape
     s = LATENT_STRIDE
     out = None
     total = tile_count(latent_h, latent_w, tiling)
-    for done, (row, column) in enumerate(tiles(latent_h, latent_w, tiling), start=1):
+
+    def synthesise(row: Span, column: Span) -> Tensor:
         piece = y_hat[:, :, row.context_start : row.context_stop, column.context_start : column.context_stop]
-        core = _core(model.synthesis(piece), row, column, scale=s)
+        with torch.inference_mode():  # grad and inference modes are per thread; the caller's is not inherited
+            return _core(model.synthesis(piece), row, column, scale=s)
+
+    cores = _in_order(synthesise, tiles(latent_h, latent_w, tiling), workers)
+    for done, (row, column, core) in enumerate(cores, start=1):
         if sink is not None:
             sink(row.start * s, column.start * s, core)
         else:
@@ -139,6 +153,30 @@ def tiled_synthesis(
         if progress is not None:
             progress(done, total)
     return out
+
+
+def _in_order(
+    synthesise: Callable[[Span, Span], Tensor], grid: Iterator[tuple[Span, Span]], workers: int
+) -> Iterator[tuple[Span, Span, Tensor]]:
+    """Each tile with its result, in grid order; with ``workers`` > 1, that many tiles run at once
+    and one more waits, so memory holds ``workers`` tiles' work and not the whole grid's."""
+    if workers <= 1:
+        for row, column in grid:
+            yield row, column, synthesise(row, column)
+        return
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fcc-tile")
+    try:
+        pending: deque[tuple[Span, Span, Future[Tensor]]] = deque()
+        for row, column in grid:
+            pending.append((row, column, pool.submit(synthesise, row, column)))
+            if len(pending) > workers:
+                first_row, first_column, future = pending.popleft()
+                yield first_row, first_column, future.result()
+        while pending:
+            first_row, first_column, future = pending.popleft()
+            yield first_row, first_column, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _core(tensor: Tensor, row: Span, column: Span, scale: int = 1) -> Tensor:

@@ -158,3 +158,26 @@ def test_a_tiled_estimate_takes_the_larger_phase_and_grows_slowly() -> None:
     at_100 = estimate_peak_bytes(small, 8660, 11547, "encode")
     assert 0 < (at_100 - at_48) / (100e6 - 48e6) < 12  # bytes per added pixel
     assert at_100 < 2 * 2**30
+
+
+def test_decoding_tiles_side_by_side_is_bounded_by_threads_tiles_and_memory() -> None:
+    from forensiccodec.codec.tiling import DEFAULT_TILING
+
+    small = CONFIGS["small"]
+    plenty = 2**40
+    concurrent = memory.concurrent_decode_tiles
+    # a 12-megapixel photograph has 4 x 3 tiles of 1024 pixels
+    assert concurrent(small, 3000, 4000, DEFAULT_TILING, threads=8, available_bytes=plenty) == 8
+    assert concurrent(small, 3000, 4000, DEFAULT_TILING, threads=64, available_bytes=plenty) == 12
+    assert concurrent(small, 3000, 4000, DEFAULT_TILING, threads=1, available_bytes=plenty) == 1
+    assert concurrent(small, 3000, 4000, None, threads=8, available_bytes=plenty) == 1  # coded whole
+    assert concurrent(small, 768, 1024, DEFAULT_TILING, threads=8, available_bytes=plenty) == 1  # within one tile
+    one, three = (memory.estimate_peak_bytes(small, 3000, 4000, "decode", DEFAULT_TILING, concurrent_tiles=n)
+                  for n in (1, 3))
+    assert three > one
+    # side-by-side tiles take at most half of what is available
+    assert concurrent(small, 3000, 4000, DEFAULT_TILING, threads=8, available_bytes=2 * three) == 3
+    assert concurrent(small, 3000, 4000, DEFAULT_TILING, threads=8, available_bytes=2 * three - 2) == 2
+    assert concurrent(small, 3000, 4000, DEFAULT_TILING, threads=8, available_bytes=three) == 1
+    with pytest.raises(ValueError):
+        memory.estimate_peak_bytes(small, 3000, 4000, "decode", DEFAULT_TILING, concurrent_tiles=0)

@@ -15,6 +15,7 @@ from forensiccodec.codec import pipeline
 from forensiccodec.codec.bitstream import read_fcc
 from forensiccodec.codec.config import get_config
 from forensiccodec.codec.entropy_coding import EntropyTables
+from forensiccodec.codec.threads import one_thread
 from forensiccodec.codec.tic import TIC
 from forensiccodec.codec.tiling import (
     ALIGN,
@@ -88,6 +89,33 @@ def test_progress_counts_every_tile(model):
     with torch.inference_mode():
         tiled_synthesis(model, torch.zeros(1, model.config.M, 16, 20), SMALL_TILES, lambda done, total: seen.append((done, total)))
     assert seen == [(1, 6), (2, 6), (3, 6), (4, 6), (5, 6), (6, 6)]
+
+
+@pytest.mark.parametrize("workers", [2, 4])
+def test_tiles_decoded_side_by_side_give_the_same_pixels_in_grid_order(model, workers):
+    y_hat = torch.round(4 * torch.randn(1, model.config.M, 16, 20, generator=torch.Generator().manual_seed(1)))
+    with one_thread(), torch.inference_mode():
+        alone = tiled_synthesis(model, y_hat, SMALL_TILES)
+        together = tiled_synthesis(model, y_hat, SMALL_TILES, workers=workers)
+        pasted, seen = [], []
+        tiled_synthesis(model, y_hat, SMALL_TILES, lambda done, total: seen.append(done),
+                        lambda top, left, tile: pasted.append((top, left, tile.clone())), workers=workers)
+    assert torch.equal(alone, together)
+    assert seen == [1, 2, 3, 4, 5, 6]
+    assert [(top, left) for top, left, _ in pasted] == [(r, c) for r in (0, 128) for c in (0, 128, 256)]
+    for top, left, tile in pasted:
+        assert torch.equal(tile, alone[:, :, top : top + tile.shape[2], left : left + tile.shape[3]])
+
+
+def test_a_failing_tile_stops_the_decode_with_its_error(model):
+    class Broken(torch.nn.Module):
+        config = model.config
+
+        def synthesis(self, piece):
+            raise RuntimeError("tile failed")
+
+    with pytest.raises(RuntimeError, match="tile failed"):
+        tiled_synthesis(Broken(), torch.zeros(1, model.config.M, 16, 20), SMALL_TILES, workers=3)
 
 
 def save_photo(path, height: int, width: int) -> None:
