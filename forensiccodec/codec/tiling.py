@@ -137,9 +137,12 @@ def tiled_synthesis(
     out = None
     total = tile_count(latent_h, latent_w, tiling)
 
+    # Grad and inference modes are per thread: a worker thread takes the caller's.
+    inference, grad = torch.is_inference_mode_enabled(), torch.is_grad_enabled()
+
     def synthesise(row: Span, column: Span) -> Tensor:
         piece = y_hat[:, :, row.context_start : row.context_stop, column.context_start : column.context_stop]
-        with torch.inference_mode():  # grad and inference modes are per thread; the caller's is not inherited
+        with torch.inference_mode(inference), torch.set_grad_enabled(grad):
             return _core(model.synthesis(piece), row, column, scale=s)
 
     cores = _in_order(synthesise, tiles(latent_h, latent_w, tiling), workers)

@@ -107,6 +107,15 @@ def test_tiles_decoded_side_by_side_give_the_same_pixels_in_grid_order(model, wo
         assert torch.equal(tile, alone[:, :, top : top + tile.shape[2], left : left + tile.shape[3]])
 
 
+def test_tiles_decoded_side_by_side_run_in_the_callers_grad_mode(model):
+    y_hat = torch.zeros(1, model.config.M, 16, 20)
+    with torch.inference_mode():
+        assert tiled_synthesis(model, y_hat, SMALL_TILES, workers=2).is_inference()
+    with torch.no_grad():
+        assert not tiled_synthesis(model, y_hat, SMALL_TILES, workers=2).requires_grad
+    assert tiled_synthesis(model, y_hat, SMALL_TILES, workers=2).requires_grad  # the weights' gradients flow
+
+
 def test_a_failing_tile_stops_the_decode_with_its_error(model):
     class Broken(torch.nn.Module):
         config = model.config
