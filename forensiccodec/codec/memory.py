@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..errors import ImageError, UsageError
 from .config import CONFIGS, TICConfig
-from .tiling import ALIGN, DEFAULT_TILING, LATENT_STRIDE, Tiling, spans
+from .tiling import ALIGN, DEFAULT_TILING, LATENT_STRIDE, Tiling, spans, tile_count
 
 MEMORY_ENV = "FCC_MAX_MEMORY"
 OPERATIONS = ("encode", "decode")
@@ -171,7 +171,7 @@ def concurrent_decode_tiles(
     latent_h, latent_w = math.ceil(height / STRIDE) * 4, math.ceil(width / STRIDE) * 4
     if tiling is None or not tiling.needed_for(latent_h, latent_w) or threads <= 1:
         return 1
-    most = min(threads, len(spans(latent_h, tiling)) * len(spans(latent_w, tiling)))
+    most = min(threads, tile_count(latent_h, latent_w, tiling))
     available = available_bytes if available_bytes is not None else available_memory_bytes()
     if available is None:
         return most
