@@ -60,7 +60,7 @@ PRECISION_CHOICE = LibraryChoice("forensiccodec.train.precision", "PRECISIONS")
                    "which scripts/export_states.py registers")
 @progress_option
 @click.option("--export/--no-export", default=True, show_default=True, help="register the result under the weights folder")
-@click.option("--force", is_flag=True, help="replace weights already registered")
+@click.option("--force", is_flag=True, help="replace weights already registered (a --resume replaces what its own last stint registered without it)")
 @weights_dir_option
 def train_codec(objective: str, time_budget: float | None, max_seconds: float | None, **options: Any) -> None:
     """Train the base codec: λ·255²·MSE + bpp.
@@ -127,7 +127,7 @@ def train_codec(objective: str, time_budget: float | None, max_seconds: float | 
               help="bf16: autocast (auto: where the hardware has it natively); rounding and entropy models stay fp32. "
                    "On CPUs slower than fp32 here: autocast casts the frozen weights again at every step (docs/benchmarks.md)")
 @click.option("--export/--no-export", default=True, show_default=True, help="register the result under the weights folder")
-@click.option("--force", is_flag=True, help="replace weights already registered")
+@click.option("--force", is_flag=True, help="replace weights already registered (a --resume replaces what its own last stint registered without it)")
 @weights_dir_option
 @progress_option
 def train_adapter(lmbda: float | None, quality: int | None, lr: float | None, time_budget: float | None,
@@ -175,7 +175,7 @@ def train_adapter(lmbda: float | None, quality: int | None, lr: float | None, ti
 @click.option("--val-patches", type=click.IntRange(min=1), default=100, show_default=True, help="patches per validation image")
 @click.option("--val-top", type=click.IntRange(min=1), default=75, show_default=True)
 @click.option("--export/--no-export", default=True, show_default=True, help="register the result under the weights folder")
-@click.option("--force", "overwrite", is_flag=True, help="replace a detector already registered")
+@click.option("--force", "overwrite", is_flag=True, help="replace a detector already registered (a --resume replaces what its own last stint registered without it)")
 @weights_dir_option
 def train_detector(time_budget: float | None, max_seconds: float | None, **options: Any) -> None:
     """Train a detector on DIR/train (random 96x96 patches, cross-entropy), validate on DIR/val.

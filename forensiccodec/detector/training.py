@@ -42,7 +42,7 @@ from forensiccodec.train.loop import (
     train_codec,
 )
 from forensiccodec.train.scaffold import (
-    refuse_to_replace,
+    may_replace,
     run_summary,
     training_processes,
 )
@@ -197,7 +197,9 @@ def train_detector(
     training record. ``init_from`` (a detector safetensors file) starts from trained weights
     instead of random ones.
     """
-    _check_options(config_name, validate, validate_every, export, overwrite, weights_dir)
+    checkpoint_dir = Path(checkpoint_dir or f"runs/detector-{config_name}")
+    overwrite = _check_options(config_name, validate, validate_every, export, overwrite, weights_dir, resume,
+                               checkpoint_dir)
     data_dir = Path(data_dir)
     train_samples = labelled_files(data_dir, "train")
     val_samples = labelled_files(data_dir, "val") if validate else []  # a missing split fails now, not at the end
@@ -205,7 +207,6 @@ def train_detector(
         backbone = _initial_backbone(config_name, seed, None if resume else init_from)
         dataset = RandomPatchDataset(train_samples, patches_per_image, jpeg_probability=jpeg_probability,
                                      blur_probability=blur_probability, seed=seed)
-        checkpoint_dir = Path(checkpoint_dir or f"runs/detector-{config_name}")
         config = TrainConfig(
             steps=steps, batch_size=batch_size, lr=lr, crop_size=P.PATCH_SIZE,
             checkpoint_dir=str(checkpoint_dir), resume=resume, seed=seed, device=device,
@@ -234,15 +235,18 @@ def train_detector(
 
 
 def _check_options(config_name: str, validate: bool, validate_every: int | None, export: bool, overwrite: bool,
-                   weights_dir: Path | None) -> None:
-    """Refuse, before any data is read, settings that cannot make a run (and the --force rule)."""
+                   weights_dir: Path | None, resume: bool, checkpoint_dir: Path) -> bool:
+    """Refuse, before any data is read, settings that cannot make a run; returns whether the
+    export may replace a registered detector (the --force rule)."""
     resolve_config(config_name)
     if validate_every is not None and not validate:
         raise TrainingError("validate_every needs validation switched on")
-    if export and not overwrite:
-        from forensiccodec.detector.weights import detector_entry_name
+    if not export:
+        return overwrite
+    from forensiccodec.detector.weights import detector_entry_name
 
-        refuse_to_replace(detector_entry_name(config_name), weights_dir)
+    return may_replace(detector_entry_name(config_name), weights_dir, force=overwrite, resume=resume,
+                       checkpoint_dir=checkpoint_dir)
 
 
 def _initial_backbone(config_name: str, seed: int, init_from: str | Path | None) -> torch.nn.Module:

@@ -24,7 +24,7 @@ from ..state_dicts import check_fit
 from .holdout_validation import HoldoutRateDistortion
 from .loop import TrainConfig, train_codec
 from .rate_distortion import RateDistortionLoss
-from .scaffold import refuse_to_replace, run_summary, training_processes
+from .scaffold import may_replace, run_summary, training_processes
 
 # A warm start ramps its learning rate up over this many steps: Adam's first updates, with empty
 # moment estimates, move every weight by about lr at once and undo much of a trained codec
@@ -120,8 +120,10 @@ def train_codec_command(
     sub-folder if present); the first folder's holdout/ gives the validation."""
     point = rate_point_for_quality(quality)
     config = get_config(config_name)
-    if export and not force:
-        refuse_to_replace(codec_entry_name(config_name, quality), weights_dir)
+    checkpoint_dir = Path(checkpoint_dir or f"runs/codec-{config_name}-q{quality}")
+    if export:
+        force = may_replace(codec_entry_name(config_name, quality), weights_dir, force=force, resume=resume,
+                            checkpoint_dir=checkpoint_dir)
     data_folders = [Path(data)] if isinstance(data, (str, Path)) else [Path(d) for d in data]
     folders = [training_folder(folder) for folder in data_folders]
     validation_folder = holdout_folder(data_folders[0]) if validate_every is not None else None
@@ -133,7 +135,7 @@ def train_codec_command(
     init_record = str(init_from) if init_from is not None else None
     train_config = TrainConfig(
         steps=steps, batch_size=batch_size, lr=lr, crop_size=crop_size, resume=resume, seed=seed,
-        checkpoint_dir=str(checkpoint_dir or f"runs/codec-{config_name}-q{quality}"), device=device or "auto",
+        checkpoint_dir=str(checkpoint_dir), device=device or "auto",
         max_seconds=max_seconds, progress=progress, precision=precision, compile=compile_model,
         validate_every=validate_every, validate_at_start=validate_every is not None,
         warmup_steps=WARM_START_WARMUP_STEPS if init_from is not None else 0,

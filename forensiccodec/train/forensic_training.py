@@ -46,7 +46,7 @@ from forensiccodec.train.loop import (
     train_codec,
 )
 from forensiccodec.train.scaffold import (
-    refuse_to_replace,
+    may_replace,
     run_summary,
     training_processes,
 )
@@ -178,10 +178,10 @@ def train_forensic(
     quality = rate_point.quality
     lmbda = rate_point.lmbda if lmbda is None else lmbda
     name = entry_name(config_name, quality, placement)
-    if export and not force:
-        refuse_to_replace(name, weights_dir)
-    train_samples, val_samples = _labelled_splits(Path(data), validate_every)
     checkpoint_dir = Path(checkpoint_dir or f"runs/{name}")
+    if export:
+        force = may_replace(name, weights_dir, force=force, resume=resume, checkpoint_dir=checkpoint_dir)
+    train_samples, val_samples = _labelled_splits(Path(data), validate_every)
     record = {"placement": placement, "quality": quality, "lambda": lmbda, "lambda_scale": lambda_scale,
               "fidelity": fidelity}
     config = TrainConfig(

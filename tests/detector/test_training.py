@@ -19,6 +19,7 @@ from forensiccodec.detector.training import (
     train_detector,
 )
 from forensiccodec.detector.weights import find_detector_entry, load_detector
+from forensiccodec.errors import UsageError
 from forensiccodec.train.loop import LOG_NAME, TrainingError
 from forensiccodec.zoo import Manifest
 
@@ -140,6 +141,21 @@ def test_train_validate_export_and_resume(tmp_path: Path) -> None:
     assert resumed["steps"] == 3
     second = load_detector("tiny", tmp_path / "weights")
     assert any(not torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+
+
+def test_a_resume_replaces_its_last_stints_export_without_force(tmp_path: Path) -> None:
+    data = _layout(tmp_path / "data")
+    options = {"config_name": "tiny", "batch_size": 4, "patches_per_image": 2, "checkpoint_dir": tmp_path / "run",
+               "weights_dir": tmp_path / "weights", "val_patches": 4, "val_top": 3, "progress": False,
+               "device": "cpu"}
+    stint = train_detector(data, steps=10_000, max_seconds=0.5, **options)  # the budget stops it, registered
+    assert stint["stopped_early"] and _training_record(tmp_path / "weights")["steps"] == stint["steps"]
+    with pytest.raises(UsageError, match="already registered"):  # a new run may not replace it
+        train_detector(data, steps=1, **{**options, "checkpoint_dir": tmp_path / "other"})
+    resumed = train_detector(data, steps=stint["steps"] + 1, resume=True, **options)
+    assert not resumed["stopped_early"] and _training_record(tmp_path / "weights")["steps"] == stint["steps"] + 1
+    with pytest.raises(UsageError, match="already registered"):  # a finished run's set needs --force
+        train_detector(data, steps=stint["steps"] + 2, resume=True, **options)
 
 
 def test_init_from_trained_weights_checks_the_configuration(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-"""The scaffold every training command shares: the --force rule before training, one process
-group, the common summary fields."""
+"""The scaffold every training command shares: the --force rule before training (and the resume
+that may replace its own last stint's export), one process group, the common summary fields."""
 
 import json
 
@@ -9,19 +9,46 @@ import torch
 from forensiccodec.errors import UsageError
 from forensiccodec.train.loop import TrainResult
 from forensiccodec.train.scaffold import (
-    refuse_to_replace,
+    may_replace,
     run_summary,
     training_processes,
 )
 
 
+def _register(folder, training=None):
+    entry = {"file": "detector-small.safetensors", "sha256": "0" * 64, "kind": "detector", "config_name": "small"}
+    if training is not None:
+        entry["training"] = training
+    (folder / "manifest.json").write_text(json.dumps({"format": 1, "weights": {"detector-small": entry}}))
+
+
 def test_refuses_to_replace_registered_weights(tmp_path):
-    refuse_to_replace("detector-small", tmp_path)  # nothing registered: fine
-    (tmp_path / "manifest.json").write_text(json.dumps({"format": 1, "weights": {"detector-small": {
-        "file": "detector-small.safetensors", "sha256": "0" * 64, "kind": "detector", "config_name": "small"}}}))
+    assert may_replace("detector-small", tmp_path, force=False) is False  # nothing registered: fine
+    _register(tmp_path)
     with pytest.raises(UsageError, match="detector-small is already registered .* --force .* --no-export"):
-        refuse_to_replace("detector-small", tmp_path)
-    refuse_to_replace("detector-paper", tmp_path)
+        may_replace("detector-small", tmp_path, force=False)
+    assert may_replace("detector-small", tmp_path, force=True) is True
+    assert may_replace("detector-paper", tmp_path, force=False) is False
+
+
+@pytest.mark.parametrize(("record", "resume", "allowed"), [
+    ({"steps": 40, "total_seconds": 812.3, "stopped_early": True}, True, True),
+    ({"steps": 40, "total_seconds": 812.3, "stopped_early": True}, False, False),  # a fresh run
+    ({"steps": 40, "total_seconds": 812.3, "stopped_early": False}, True, False),  # a finished run's set
+    ({"steps": 39, "total_seconds": 812.3, "stopped_early": True}, True, False),  # another stint
+    ({"steps": 40, "total_seconds": 790.0, "stopped_early": True}, True, False),  # another run, same step
+    (None, True, False),
+])
+def test_a_resume_may_replace_what_its_last_stint_exported(tmp_path, record, resume, allowed):
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save({"step": 40, "total_seconds": 812.34}, run / "last.pt")
+    _register(tmp_path, record)
+    if allowed:
+        assert may_replace("detector-small", tmp_path, force=False, resume=resume, checkpoint_dir=run) is True
+    else:
+        with pytest.raises(UsageError, match="already registered"):
+            may_replace("detector-small", tmp_path, force=False, resume=resume, checkpoint_dir=run)
 
 
 def test_one_process_and_the_common_summary():
