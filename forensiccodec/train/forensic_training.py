@@ -17,6 +17,7 @@ Both run under ``torchrun`` too: ``torchrun --nproc-per-node 4 -m forensiccodec 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,7 @@ from forensiccodec.train.scaffold import (
     training_processes,
 )
 from forensiccodec.train.split_validation import SplitValidation, base_codec_validation
+from forensiccodec.train.time_budget import remaining_budget
 
 if TYPE_CHECKING:
     from forensiccodec.adapters import InitialAdapters
@@ -173,6 +175,7 @@ def train_forensic(
 ) -> dict[str, Any]:
     """Train one placement at one rate point; returns a JSON-able summary (and registers the
     result when ``export``)."""
+    command_started = time.monotonic()
     _check_options(placement, config_name, lambda_scale, fidelity, workers, ema_decay, validate_every, keep_best,
                    init_from)
     quality = rate_point.quality
@@ -210,6 +213,8 @@ def train_forensic(
                           "detector_sha256": _registered_sha(detector_entry_name(detector_config), weights_dir)},
                 folder=checkpoint_dir, device=context.device)
         best = _best_weights(validation, models.codec, models.trainable, checkpoint_dir, resume) if keep_best else None
+        # the budget bounds the whole command: scoring the base codec came out of it
+        config = dataclasses.replace(config, max_seconds=remaining_budget(max_seconds, command_started))
         started = time.monotonic()
         result = train_codec(models.model, dataset, ForensicLoss(lmbda * lambda_scale, fidelity, rate_point.codec_lambda), config,
                              trainable_parameters=models.trainable, context=context, validate=best or validation)

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -268,8 +268,10 @@ class _Run:
             path = self.checkpoint_path
             if path is None or not path.is_file():
                 raise TrainingError(f"--resume: no checkpoint at {path}")
-            start_step, validations, average_state, self.clock.before = _load_checkpoint(
-                path, self.model, self.optimizer, self.aux_optimizer, self.context, self.config)
+            restored = _load_checkpoint(path, self.model, self.optimizer, self.aux_optimizer, self.context, self.config)
+            start_step, validations, average_state = restored.step, restored.validations, restored.average_state
+            self.clock.before = restored.total_seconds
+            self.clock.last.update(restored.timings)  # this stint's budget knows a validation's cost from the start
         else:
             torch.manual_seed(self.config.seed * 1000 + self.context.rank)  # quantisation noise, per process
         if self.config.ema_decay is not None:
@@ -287,10 +289,12 @@ class _Run:
         """Train on ``batches`` from ``step``; returns the step reached and whether the time
         budget stopped it."""
         config, skipped_in_a_row = self.config, 0
+        # A validation follows whichever step turns out to be the last: a periodic one when it
+        # is due, else the final one that runs after a stop, so the budget always reserves one.
+        validating = validator.validate is not None
         for batch in batches:
-            validating_next = config.validate_every is not None and (step + 1) % config.validate_every == 0
             if config.max_seconds is not None and distributed.broadcast_flag(
-                self.clock.would_overrun(validating_next), self.context
+                self.clock.would_overrun(validating), self.context
             ):
                 return step, True
             lr = learning_rate(config, step, total_steps)
@@ -318,7 +322,7 @@ class _Run:
     def save(self, step: int, validations: list[dict[str, float]]) -> None:
         if self.checkpoint_path is not None:
             _save_checkpoint(self.checkpoint_path, self.model, self.optimizer, self.aux_optimizer, step, self.config,
-                             self.context, validations, self.average, self.clock.total())
+                             self.context, validations, self.average, self.clock.total(), dict(self.clock.last))
 
 
 def _adam(parameters: list[nn.Parameter], lr: float, device: torch.device) -> torch.optim.Optimizer:
@@ -332,8 +336,9 @@ def _adam(parameters: list[nn.Parameter], lr: float, device: torch.device) -> to
 class _Clock:
     """Wall time of a run, its past stints (resumes) and the time budget.
 
-    ``would_overrun`` predicts whether one more step, with its validation when one is due and
-    the final checkpoint, would pass the budget, from the last time each of those took.
+    ``would_overrun`` predicts whether one more step, the validation after it (when the run
+    validates) and the final checkpoint would pass the budget, from the last time each of those
+    took (carried over from the checkpoint on a resume).
     """
 
     def __init__(self, budget: float | None) -> None:
@@ -473,6 +478,7 @@ def _save_checkpoint(
     validations: list[dict[str, float]] | None = None,
     average: WeightAverage | None = None,
     total_seconds: float = 0.0,
+    timings: dict[str, float] | None = None,
 ) -> None:
     """Written by rank 0 only, to a temporary file then renamed, so a crash mid-write never
     leaves a truncated checkpoint. Every process's RNG state is gathered into it."""
@@ -491,11 +497,20 @@ def _save_checkpoint(
         "validations": list(validations or []),  # added later: older checkpoints lack it
         "weight_average": average.state_dict() if average is not None else None,  # likewise
         "total_seconds": total_seconds,  # training time of all stints so far; likewise
+        "timings": dict(timings or {}),  # the last step, validation and checkpoint times; likewise
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
     torch.save(state, temporary)
     os.replace(temporary, path)
+
+
+class _Restored(NamedTuple):
+    step: int
+    validations: list[dict[str, float]]
+    average_state: dict[str, Any] | None  # None when the checkpoint has no weight average
+    total_seconds: float  # training time of the earlier stints
+    timings: dict[str, float]  # the last step, validation and checkpoint times, for the budget
 
 
 def _load_checkpoint(
@@ -505,9 +520,8 @@ def _load_checkpoint(
     aux_optimizer: torch.optim.Optimizer | None,
     context: DistributedContext,
     config: TrainConfig,
-) -> tuple[int, list[dict[str, float]], dict[str, Any] | None, float]:
-    """Restore the model, optimisers and RNG; returns the step, the validation history, the
-    weight average's state (None when the checkpoint has none) and the seconds trained so far."""
+) -> _Restored:
+    """Restore the model, optimisers and RNG; return what the run needs besides them."""
     try:
         state = torch.load(path, map_location=context.device, weights_only=True)
     except Exception as error:  # torch raises several unrelated types for a bad file
@@ -530,8 +544,13 @@ def _load_checkpoint(
         _set_rng_state(rng[context.rank], context.device)
     else:  # a different number of processes: a fresh, still deterministic, noise stream
         torch.manual_seed(hash((state["step"], context.rank)) % 2**31)
-    validations = [dict(record) for record in state.get("validations") or []]
-    return int(state["step"]), validations, state.get("weight_average"), float(state.get("total_seconds") or 0.0)
+    return _Restored(
+        step=int(state["step"]),
+        validations=[dict(record) for record in state.get("validations") or []],
+        average_state=state.get("weight_average"),
+        total_seconds=float(state.get("total_seconds") or 0.0),
+        timings={str(k): float(v) for k, v in (state.get("timings") or {}).items()},
+    )
 
 
 # Settings a resumed run may change: how long it runs, where and how it reports. Every other

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 
 from forensiccodec.errors import UsageError
 
@@ -33,3 +34,12 @@ def budget_seconds(time_budget: float | None, max_seconds: float | None) -> floa
     if time_budget is not None and max_seconds is not None and time_budget != max_seconds:
         raise UsageError("give --time-budget or --max-seconds, not both")
     return time_budget if time_budget is not None else max_seconds
+
+
+def remaining_budget(budget: float | None, since: float) -> float | None:
+    """What is left of ``budget`` seconds after the work done since ``since`` (a
+    ``time.monotonic()`` reading) before the loop starts, such as scoring the base codec, so
+    that the budget bounds the whole command and not only the training steps."""
+    if budget is None:
+        return None
+    return max(0.0, budget - (time.monotonic() - since))

@@ -13,7 +13,7 @@ from forensiccodec.errors import UsageError
 from forensiccodec.train import loop
 from forensiccodec.train.loop import CHECKPOINT_NAME, LOG_NAME, TrainConfig, train_codec
 from forensiccodec.train.rate_distortion import RateDistortionLoss
-from forensiccodec.train.time_budget import budget_seconds, parse_duration
+from forensiccodec.train.time_budget import budget_seconds, parse_duration, remaining_budget
 
 torch.set_num_threads(1)
 
@@ -98,6 +98,52 @@ def test_a_run_stops_before_its_budget_with_a_checkpoint(tmp_path):
     assert result.steps * delay <= budget
     saved = torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)
     assert saved["step"] == result.steps
+
+
+class CountingValidation:
+    """A validation that takes ``delay`` seconds and counts its calls."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay, self.calls = delay, 0
+
+    def __call__(self, step):
+        time.sleep(self.delay)
+        self.calls += 1
+        return {"accuracy": 0.5}
+
+
+def test_the_budget_holds_the_final_validation(tmp_path):
+    # validation only every 1,000 steps: the one after the stop is the final validation, and the
+    # budget must leave room for it once its cost is known (the validation at the start)
+    budget, delay, validation = 2.0, 0.1, CountingValidation(0.6)
+    started = time.monotonic()
+    result = train_codec(model(), NoiseImages(), SlowLoss(delay),
+                         config(tmp_path, steps=100, max_seconds=budget, validate_every=1000, validate_at_start=True),
+                         validate=validation)
+    assert result.stopped_early and validation.calls == 2  # at the start and after the stop
+    assert time.monotonic() - started <= budget + delay  # a step's worth of slack for a loaded machine
+
+
+def test_a_resumed_stint_knows_the_cost_of_a_validation(tmp_path):
+    first = train_codec(model(), NoiseImages(), SlowLoss(0.05),
+                        config(tmp_path, steps=100, max_seconds=1.0, validate_every=1000, validate_at_start=True),
+                        validate=CountingValidation(0.3))
+    assert first.stopped_early
+    saved = torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)
+    assert saved["timings"]["validation"] >= 0.3 and saved["timings"]["step"] >= 0.05
+    # no validation at the start of a resume: only the checkpoint tells the budget what one costs
+    started = time.monotonic()
+    second = train_codec(model(), NoiseImages(), SlowLoss(0.05),
+                         config(tmp_path, steps=100, max_seconds=0.6, validate_every=1000, resume=True),
+                         validate=CountingValidation(0.3))
+    assert second.stopped_early and second.steps > first.steps
+    assert time.monotonic() - started <= 0.6 + 0.05
+
+
+def test_the_remaining_budget_counts_the_work_before_the_loop():
+    assert remaining_budget(None, time.monotonic()) is None
+    assert 8.99 <= remaining_budget(10.0, time.monotonic() - 1.0) <= 9.0
+    assert remaining_budget(10.0, time.monotonic() - 20.0) == 0.0
 
 
 def test_stints_add_up_and_a_resumed_run_equals_a_straight_one(tmp_path):
