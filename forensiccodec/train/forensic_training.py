@@ -205,19 +205,23 @@ def train_forensic(
                                      k_patches=k_patches, patch_aggregate=patch_aggregate)
         dataset = LabelledCropDataset(train_samples, crop_size, seed=seed)
         validation = SplitValidation(models.model, val_samples, val_patches, val_top) if val_samples else None
-        base_validation = None
+        base_validation, validation_seconds = None, None
         if validation is not None and context.is_main:
+            scoring_started = time.monotonic()
             base_validation = base_codec_validation(
                 models.base, models.detector, val_samples, n_patches=val_patches, top_m=val_top,
                 identity={"base_sha256": models.base_sha256,
                           "detector_sha256": _registered_sha(detector_entry_name(detector_config), weights_dir)},
                 folder=checkpoint_dir, device=context.device)
+            # scoring the base codec costs about what a validation of the adapted codec costs
+            validation_seconds = time.monotonic() - scoring_started
         best = _best_weights(validation, models.codec, models.trainable, checkpoint_dir, resume) if keep_best else None
         # the budget bounds the whole command: scoring the base codec came out of it
         config = dataclasses.replace(config, max_seconds=remaining_budget(max_seconds, command_started))
         started = time.monotonic()
         result = train_codec(models.model, dataset, ForensicLoss(lmbda * lambda_scale, fidelity, rate_point.codec_lambda), config,
-                             trainable_parameters=models.trainable, context=context, validate=best or validation)
+                             trainable_parameters=models.trainable, context=context, validate=best or validation,
+                             validation_seconds=validation_seconds)
         kept = best.restore() if best is not None and context.is_main else None
         models.check_frozen(placement)
         summary: dict[str, Any] = {

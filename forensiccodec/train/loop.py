@@ -165,6 +165,7 @@ def train_codec(
     trainable_parameters: Iterable[nn.Parameter] | None = None,
     context: DistributedContext | None = None,
     validate: Validate | None = None,
+    validation_seconds: float | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``dataset`` with ``loss_fn``; see the module docstring.
 
@@ -172,6 +173,8 @@ def train_codec(
     quantiles are always left to the auxiliary optimiser. ``context`` defaults to
     :func:`distributed.setup_distributed` (torchrun's environment, or one process).
     ``validate`` runs every ``config.validate_every`` steps (if set) and at the end.
+    ``validation_seconds``: what one validation is expected to cost, for the time budget until
+    one has run (a resume's checkpoint knows better and replaces it).
     """
     context = context or distributed.setup_distributed(config.device)
     if context.device.type == "cuda":
@@ -179,6 +182,8 @@ def train_codec(
         torch.set_float32_matmul_precision("high")
     model.to(context.device).train()
     run = _Run.start(model, trainable_parameters, config, context)
+    if validation_seconds is not None:
+        run.clock.last["validation"] = validation_seconds
     start_step, validations = run.restore_or_seed()
     sampler = DistributedSampler(
         dataset, num_replicas=context.world_size, rank=context.rank,

@@ -124,6 +124,17 @@ def test_the_budget_holds_the_final_validation(tmp_path):
     assert time.monotonic() - started <= budget + delay  # a step's worth of slack for a loaded machine
 
 
+def test_an_expected_validation_cost_holds_the_budget_before_any_validation(tmp_path):
+    # no validation at the start: without the estimate the final one would run past the budget
+    budget, delay = 1.0, 0.05
+    started = time.monotonic()
+    result = train_codec(model(), NoiseImages(), SlowLoss(delay),
+                         config(tmp_path, steps=100, max_seconds=budget, validate_every=1000),
+                         validate=CountingValidation(0.4), validation_seconds=0.4)
+    assert result.stopped_early
+    assert time.monotonic() - started <= budget + delay
+
+
 def test_a_resumed_stint_knows_the_cost_of_a_validation(tmp_path):
     first = train_codec(model(), NoiseImages(), SlowLoss(0.05),
                         config(tmp_path, steps=100, max_seconds=1.0, validate_every=1000, validate_at_start=True),
