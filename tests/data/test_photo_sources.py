@@ -137,8 +137,8 @@ def _fake_package(monkeypatch, tmp_path, package, files):
     for path, content in files.items():
         (tree / path).parent.mkdir(parents=True, exist_ok=True)
         (tree / path).write_bytes(content)
-    monkeypatch.setattr(photo_sources, "_has_debian_tools", lambda: True)
-    monkeypatch.setattr(photo_sources, "_download_and_extract",
+    monkeypatch.setattr(photo_sources, "has_debian_tools", lambda: True)
+    monkeypatch.setattr(photo_sources, "download_and_extract",
                         lambda name, work, note: tree if name == package else None)
     return tree
 
@@ -303,7 +303,7 @@ def test_all_means_every_source_and_no_debian_skips_the_debian_ones(monkeypatch,
 
 
 def test_missing_debian_tools_are_a_note(monkeypatch, tmp_path):
-    monkeypatch.setattr(photo_sources, "_has_debian_tools", lambda: False)
+    monkeypatch.setattr(photo_sources, "has_debian_tools", lambda: False)
     notes = []
     assert debian_photo_sources("tuxpaint", Path(tmp_path), notes.append) == []
     assert notes == ["apt-get/dpkg not found: skipped tuxpaint"]
