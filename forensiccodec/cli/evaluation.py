@@ -105,7 +105,8 @@ def eval_command(merge_dirs, merge, data_dir, split, out_dir, settings, rates, d
         TimeElapsedColumn,
     )
 
-    from ..evaluate.report.run import EvalOptions, run_evaluation
+    from ..evaluate.report.options import EvalOptions
+    from ..evaluate.report.run import run_evaluation
     from ..sharding import resolve_shard
 
     shard = resolve_shard(shard_spec, shard_count)

@@ -27,6 +27,13 @@ from .cache import CacheEntry
 from .settings import CLASSIC, LEARNED, Setting, setting_by_name
 
 
+# How the report describes the classic codecs' matching (report.json's ``classic_matching``).
+CLASSIC_MATCHING = (
+    "JPEG and WebP are coded per image at the quality (1..100) whose bpp is closest to the base codec's"
+    " measured .fcc bpp on the same image at the same rate point; each point is plotted at its own mean bpp"
+)
+
+
 class SettingUnavailable(FccError):
     """A setting cannot run here (weights or code not installed): skipped, with this reason."""
 

@@ -15,11 +15,8 @@ shard into the report one run over everything writes.
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,44 +27,22 @@ from forensiccodec.detector.evaluation import labelled_files
 from forensiccodec.detector.model import PatchDetector
 from forensiccodec.detector.weights import find_detector_entry, load_detector
 from forensiccodec.errors import FccError, UsageError
-from forensiccodec.files import atomic_write_bytes
 from forensiccodec.images import load_image, psnr
 from forensiccodec.rate_points import RATE_POINTS, rate_point_for_quality
-from forensiccodec.sharding import Shard, input_key
+from forensiccodec.sharding import input_key
 from forensiccodec.zoo import Manifest
 
 from .cache import CacheEntry, cache_entry, encoded_suffix
 from .features import FeatureExtractor, make_extractor
 from .frechet import frechet_distance
 from .metrics import CONFIDENCE_INTERVALS, summarise_point
-from .produce import Producer, SettingUnavailable
+from .options import EvalOptions
+from .output import finite, without_nan, write_report
+from .produce import CLASSIC_MATCHING, Producer, SettingUnavailable
 from .settings import CLASSIC, REFERENCE, Setting, select_settings, setting_by_name
-
-REPORT_JSON = "report.json"
-CLASSIC_MATCHING = (
-    "JPEG and WebP are coded per image at the quality (1..100) whose bpp is closest to the base codec's"
-    " measured .fcc bpp on the same image at the same rate point; each point is plotted at its own mean bpp"
-)
+from .shards import write_shard_records
 
 
-@dataclass
-class EvalOptions:
-    data_dir: Path
-    out_dir: Path
-    split: str = "test"
-    settings: list[str] | None = None  # None: all
-    rates: list[int] | None = None  # qualities 1..4; None: all
-    config_name: str = "small"  # codec configuration
-    detector_config: str = "small"
-    n_patches: int | None = None  # detector defaults when None
-    top_m: int | None = None
-    dist_rate: int | None = None  # rate point of the score distributions and crops (default: lowest)
-    fid_weights: Path | None = None
-    fd_patches: int = 64
-    crop_image: str | None = None  # file name of the image to crop (default: the first synthetic)
-    crop_size: int = 128
-    weights_dir: Path | None = None
-    shard: Shard | None = None  # measure only this part of the images and write its records, not the report
 
 
 class _Progress:
@@ -89,10 +64,6 @@ def _relative(path: Path, root: Path) -> str:
         return os.path.relpath(path, root)
     except ValueError:  # another drive on Windows
         return str(path)
-
-
-def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
 
 
 class _Runner:
@@ -146,7 +117,7 @@ class _Runner:
                 record["psnr"] = None  # the original itself: no distortion to measure
             else:
                 decoded_pixels = load_image(produced.decoded).pixels if decoded_pixels is None else decoded_pixels
-                record["psnr"] = _finite(psnr(load_image(image).pixels, decoded_pixels))
+                record["psnr"] = finite(psnr(load_image(image).pixels, decoded_pixels))
             changed = True
         if changed:
             entry.write_record(record)
@@ -243,30 +214,6 @@ class _Runner:
         }
 
 
-def _without_nan(value: Any) -> Any:
-    """NaN/inf (an AUC with one class, say) become null: report.json stays strict JSON."""
-    if isinstance(value, float):
-        return _finite(value)
-    if isinstance(value, dict):
-        return {key: _without_nan(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_without_nan(item) for item in value]
-    return value
-
-
-def write_report(report: dict[str, Any], out_dir: Path, *, crop_image: str | None = None,
-                 crop_size: int = 128) -> dict[str, Any]:
-    """Write the plots, ``report.json`` and ``report.md`` of ``report`` into ``out_dir``; return it."""
-    from .markdown import write_markdown
-    from .plots import write_plots
-
-    report["figures"] = write_plots(report, out_dir, crop_image=crop_image, crop_size=crop_size)
-    text = json.dumps(report, indent=1, allow_nan=False, default=str) + "\n"
-    atomic_write_bytes(out_dir / REPORT_JSON, text.encode(), overwrite=True)
-    write_markdown(report, out_dir)
-    return report
-
-
 def run_evaluation(options: EvalOptions, progress: Any | None = None,
                    announce: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Run the report's measurements, write ``report.json``, the plots and ``report.md``; return the report.
@@ -279,10 +226,8 @@ def run_evaluation(options: EvalOptions, progress: Any | None = None,
     runner = _Runner(options, progress)
     if announce is not None:
         announce(len(runner.samples), len(runner.all_samples))
-    report = _without_nan(runner.run())
+    report = without_nan(runner.run())
     if options.shard is not None:
-        from .shards import write_shard_records
-
         return write_shard_records(report, options, options.shard, runner.keys, len(runner.samples),
-                                   _without_nan(runner.reference_point))
+                                   without_nan(runner.reference_point))
     return write_report(report, out_dir, crop_image=options.crop_image, crop_size=options.crop_size)

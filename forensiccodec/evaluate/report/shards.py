@@ -22,7 +22,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -34,9 +34,9 @@ from forensiccodec.sharding import Shard
 from .cache import cache_entry, encoded_suffix
 from .frechet import frechet_distance
 from .metrics import CONFIDENCE_INTERVALS, summarise_point
-
-if TYPE_CHECKING:
-    from .run import EvalOptions
+from .options import EvalOptions
+from .output import without_nan, write_report
+from .produce import CLASSIC_MATCHING
 
 SHARD_FILE = re.compile(r"^report-shard-(\d+)-of-(\d+)\.json$")
 SHARD_FORMAT = 1
@@ -255,7 +255,6 @@ class _Merger:
         return point
 
     def report(self) -> dict[str, Any]:
-        from .run import CLASSIC_MATCHING
 
         first = self.shards[0].records
         pairs = self.images(lambda records: records["reference"])
@@ -283,11 +282,10 @@ class _Merger:
 def merge_shards(dirs: list[Path], out_dir: Path, count: int | None = None) -> dict[str, Any]:
     """Merge the shard records in ``dirs`` (of ``count`` shards only, when given) into ``out_dir``'s
     ``report.json``, plots and ``report.md``, as one run over every image writes them; return the report."""
-    from .run import _without_nan, write_report
 
     shards = check_shards(find_shard_files([Path(d) for d in dirs], count))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = _without_nan(_Merger(shards, out_dir).report())
+    report = without_nan(_Merger(shards, out_dir).report())
     options = shards[0].records["options"]
     return write_report(report, out_dir, crop_image=options["crop_image"], crop_size=options["crop_size"])
