@@ -182,7 +182,7 @@ def train_detector(time_budget: float | None, max_seconds: float | None, **optio
 
     Runs under torchrun too: torchrun --nproc-per-node 2 -m forensiccodec train-detector --data DIR
     """
-    from ..detector.training import train_detector as train
+    from ..train.detector_training import train_detector as train
     from ..train.time_budget import budget_seconds
 
     summary = train(max_seconds=budget_seconds(time_budget, max_seconds), **options)

@@ -2,7 +2,7 @@
 to replace registered weights without --force (or a resume of the run that exported them); run in
 torchrun's processes or in one; and report the same run fields in every summary. The commands
 differ only in the model, the data, the loss and what they register (`codec_training`,
-`forensic_training`, `detector.training`)."""
+`forensic_training`, `detector_training`)."""
 
 from __future__ import annotations
 

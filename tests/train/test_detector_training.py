@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from forensiccodec.detector import patches as P
-from forensiccodec.detector.training import (
+from forensiccodec.train.detector_training import (
     RandomPatchDataset,
     patch_classification_loss,
     train_detector,
