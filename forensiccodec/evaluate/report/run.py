@@ -43,8 +43,6 @@ from .settings import CLASSIC, REFERENCE, Setting, select_settings, setting_by_n
 from .shards import write_shard_records
 
 
-
-
 class _Progress:
     """A rich Progress, or nothing."""
 

@@ -255,7 +255,6 @@ class _Merger:
         return point
 
     def report(self) -> dict[str, Any]:
-
         first = self.shards[0].records
         pairs = self.images(lambda records: records["reference"])
         reference = self.features("uncompressed", False, None, pairs)
@@ -282,7 +281,6 @@ class _Merger:
 def merge_shards(dirs: list[Path], out_dir: Path, count: int | None = None) -> dict[str, Any]:
     """Merge the shard records in ``dirs`` (of ``count`` shards only, when given) into ``out_dir``'s
     ``report.json``, plots and ``report.md``, as one run over every image writes them; return the report."""
-
     shards = check_shards(find_shard_files([Path(d) for d in dirs], count))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
