@@ -46,6 +46,7 @@ from .rate_points import rate_point_for_quality
 from .retired import (
     RETIRED_CODEC_KIND,
     RETIRED_KIND,
+    export_codec_keeping_replaced,
     find_retired,
     find_retired_by_sha256,
     retire,
@@ -59,7 +60,6 @@ from .zoo import (
     WeightsEntry,
     build_codec,
     carried_over_extra,
-    export_codec,
     fingerprint_from_sha256,
     load_codec_entry,
     load_transtic_checkpoint,
@@ -402,7 +402,8 @@ def export_finetuned_codec(
     extra: dict[str, Any] | None = None,
     overwrite: bool = False,
 ) -> WeightsEntry:
-    """Register a fully fine-tuned codec (a complete codec, own tables) as ``tic-<config>-ft-q<Q>``."""
+    """Register a fully fine-tuned codec (a complete codec, own tables) as ``tic-<config>-ft-q<Q>``,
+    keeping the one it replaces as retired weights so that the files written with it still decode."""
     if model.has_adapters:
         raise UsageError("a fully fine-tuned codec has no adapters; build it with TIC(config) (adapters: export_adapters)")
     name = finetuned_entry_name(config_name, quality)
@@ -411,14 +412,13 @@ def export_finetuned_codec(
         raise WeightsError(f"{name} is already registered in {manifest.directory}; use --force to replace it")
     base = manifest.entries.get(manifest_names.codec_entry_name(config_name, quality))
     recorded = {"base": base.name, "base_sha256": base.sha256} if base is not None else {}
-    return export_codec(
+    return export_codec_keeping_replaced(
         model,
         config_name=config_name,
         quality=quality,
         weights_dir=weights_dir,
         extra={**recorded, **(extra or {})},
         overwrite=True,
-        name=name,
         kind=FINETUNED_KIND,
     )
 

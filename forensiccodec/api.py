@@ -62,7 +62,7 @@ NOTE_RETIRED_ADAPTERS = (
     "written with paper adapters that have since been retrained: decoded with the retired set that wrote it, {entry}"
 )
 NOTE_RETIRED_CODEC = (
-    "written with a base codec that has since been retrained: decoded with the retired codec that wrote it, {entry}"
+    "written with a codec that has since been retrained: decoded with the retired codec that wrote it, {entry}"
 )
 NOTE_FINETUNED_IS_FORENSIC = "the fully fine-tuned codec has no separate adapters; its reconstruction is the forensic one"
 
@@ -99,12 +99,13 @@ class CodecStore:
             self._codecs[key] = load_adapted_codec(config_name, quality, placement, self.weights_dir, fingerprint)
         return self._codecs[key]
 
-    def retired(self, config_name: str, quality: int, fingerprint: bytes) -> LoadedCodec | None:
-        """The retired base codec with this fingerprint (a file written before its rate point's
-        codec was retrained), or None if none is kept (`retired`)."""
-        key = (config_name, quality, f"retired:{fingerprint.hex()}")
+    def retired(self, config_name: str, quality: int, fingerprint: bytes, *, codec: str = "base") -> LoadedCodec | None:
+        """The retired base (or ``codec="finetuned"``: fully fine-tuned) codec with this fingerprint
+        (a file written before its rate point's codec was retrained), or None if none is kept (`retired`)."""
+        key = (config_name, quality, f"retired:{codec}:{fingerprint.hex()}")
         if key not in self._codecs:
-            found = load_codec_for_fingerprint(config_name, quality, fingerprint, self.weights_dir)
+            found = load_codec_for_fingerprint(config_name, quality, fingerprint, self.weights_dir,
+                                               finetuned=codec == "finetuned")
             if found is None:
                 return None
             self._codecs[key] = found
@@ -296,6 +297,8 @@ def codec_for_file(store: CodecStore, fcc: FccFile, path: Path, adapters: str = 
         if header.encoder_adapters:
             raise BitstreamError(f"{path}: corrupt header: {header.model_name} has no encoder adapters, yet the flag is set")
         codec = store.get(config_name, header.quality, codec="finetuned")
+        if header.weights_fingerprint != codec.fingerprint:
+            codec = store.retired(config_name, header.quality, header.weights_fingerprint, codec="finetuned") or codec
         if adapters == "forensic":
             notes.append(NOTE_FINETUNED_IS_FORENSIC)
     elif adapters == "forensic" and header.encoder_adapters:

@@ -25,8 +25,9 @@ FINETUNED_VARIANT = "ft"  # model name suffix in .fcc headers: tic-small-ft
 
 RETIRED_KIND = "retired-adapters"
 RETIRED_CODEC_KIND = "retired-codec"
+RETIRED_FINETUNED_KIND = "retired-finetuned-codec"
 # what each kind of registered weights becomes when retired (`retired.retire`)
-RETIRED_KINDS = {"adapters": RETIRED_KIND, "codec": RETIRED_CODEC_KIND}
+RETIRED_KINDS = {"adapters": RETIRED_KIND, "codec": RETIRED_CODEC_KIND, "finetuned-codec": RETIRED_FINETUNED_KIND}
 RETIRED_FROM_KEY = "retired_from"  # the active entry's name, e.g. sfma-small-q1-paper
 
 

@@ -135,7 +135,7 @@ def _keep_replaced(target: Manifest, entry: WeightsEntry) -> str | None:
     previous = target.entries.get(entry.name)
     if previous is None or previous.sha256 == entry.sha256:
         return None
-    if previous.kind == "codec":
+    if previous.kind in ("codec", "finetuned-codec"):
         return retire(target, previous).name
     if previous.kind == ADAPTERS_KIND and previous.extra.get("placement") == "paper":
         retire_replaced_paper_adapters(target, entry.name, entry.sha256)

@@ -1,6 +1,6 @@
-"""A retrained base codec keeps the one it replaces: old files decode to the same pixels with a
-note, `fcc info` names the retired codec, and adapters keep running on the base they were
-trained on (never on another)."""
+"""A retrained base or fully fine-tuned codec keeps the one it replaces: old files decode to the
+same pixels with a note, `fcc info` names the retired codec, and adapters keep running on the
+base they were trained on (never on another)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,10 @@ from forensiccodec.cli import main
 from forensiccodec.codec.config import get_config
 from forensiccodec.codec.tic import TIC
 from forensiccodec.errors import WeightsError
+from forensiccodec.adapters import export_finetuned_codec
 from forensiccodec.retired import (
     RETIRED_CODEC_KIND,
+    RETIRED_FINETUNED_KIND,
     export_codec_keeping_replaced,
     load_codec_for_fingerprint,
     retired_entry_name,
@@ -164,3 +166,53 @@ def test_fcc_eval_codes_each_adapter_set_with_the_base_it_was_trained_on(weights
         assert produced.decoded.is_file() and produced.bpp > 0
     # the base setting codes with the installed codec
     assert BASE in producer.weights_used(setting_by_name("base"), QUALITY)
+
+
+FINETUNED = "tic-tiny-ft-q1"
+
+
+def finetune(weights: Path, seed: int) -> zoo.WeightsEntry:
+    torch.manual_seed(seed)
+    return export_finetuned_codec(TIC(get_config("tiny")), config_name="tiny", quality=QUALITY, weights_dir=weights,
+                                  overwrite=True)
+
+
+def encode_decode_finetuned(weights: Path, photo: Path, name: str) -> tuple[Path, api.DecodeReport]:
+    store = api.CodecStore(weights)
+    encoded = photo.with_name(f"{name}.fcc")
+    api.encode_file(store.for_encoding("tiny", QUALITY, codec="finetuned"), photo, encoded)
+    return encoded, api.decode_file(store, encoded, photo.with_name(f"{name}.png"))
+
+
+def test_a_retrained_finetuned_codec_is_retired_and_its_files_decode_to_the_same_pixels(weights, photo):
+    old = finetune(weights, seed=77)
+    encoded, before = encode_decode_finetuned(weights, photo, "ft-old")
+    pixels_before = Image.open(photo.with_name("ft-old.png")).tobytes()
+
+    new = finetune(weights, seed=78)
+    retired = zoo.Manifest.load(weights).entries[retired_entry_name(FINETUNED, old.sha256)]
+    assert new.sha256 != old.sha256 and retired.kind == RETIRED_FINETUNED_KIND
+    assert retired.extra["base_sha256"] == old.extra["base_sha256"]
+
+    again = api.decode_file(api.CodecStore(weights), encoded, photo.with_name("ft-again.png"))
+    assert Image.open(photo.with_name("ft-again.png")).tobytes() == pixels_before
+    assert any(retired.name in note and "retrained" in note for note in again.notes) and not before.notes
+    assert api.file_info(encoded, weights)["decoded_with"].startswith(retired.name)
+    # the retired codec only decodes: new files are written with the new one
+    _, fresh = encode_decode_finetuned(weights, photo, "ft-new")
+    assert not fresh.notes
+    assert api.file_info(photo.with_name("ft-new.fcc"), weights)["decoded_with"] == FINETUNED
+
+
+def test_registering_another_finetuned_codec_retires_the_installed_one(weights, photo, tmp_path):
+    from forensiccodec.registration import register_weights
+
+    finetune(weights, seed=77)
+    encoded, _ = encode_decode_finetuned(weights, photo, "ft-old")
+    pixels_before = Image.open(photo.with_name("ft-old.png")).tobytes()
+    other = Path(shutil.copytree(weights, tmp_path / "other"))
+    finetune(other, seed=78)
+
+    register_weights([other], names=[FINETUNED], target_dir=weights, force=True)
+    api.decode_file(api.CodecStore(weights), encoded, photo.with_name("ft-again.png"))
+    assert Image.open(photo.with_name("ft-again.png")).tobytes() == pixels_before

@@ -57,8 +57,8 @@ def register_weights(sources, names, force, weights_dir) -> None:
 
     Each file is checked against its own manifest, must load, and forensic weights must have been
     trained against this folder's base codec and detector; nothing is copied unless every check
-    passes. A replaced base codec or paper adapter set is kept under retired/, so the files it
-    wrote still decode.
+    passes. A replaced base or fine-tuned codec or paper adapter set is kept under retired/, so
+    the files it wrote still decode.
 
     \b
     fcc register-weights runs/campaign-weights --name tic-small-q4 --force
