@@ -6,7 +6,7 @@ per-class accuracy and PSNR, with the split, the detector and the patch counts. 
 recorded only if the sha256 of the weights it was coded with (``weights`` in the report) is the
 registered file's, so numbers never attach to weights they were not measured on.
 
-Usage:  python scripts/record_forensic_metrics.py docs/results/report.json [--key demo-test] [--weights-dir weights]
+Usage:  python scripts/record_forensic_metrics.py docs/results/q1/report.json [--key demo-test] [--weights-dir weights]
 """
 
 from __future__ import annotations
