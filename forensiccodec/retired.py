@@ -7,8 +7,9 @@ would strand every such file, so the weights being replaced are kept: the file i
 ``retired/`` in the weights folder and registered under ``<name>@<first 16 hex digits of its
 sha256>``, with kind ``retired-codec``, ``retired-finetuned-codec`` or ``retired-adapters``.
 Retired weights are never used to encode afresh and never offered to ``--init-from`` by name;
-decoding picks one only for a file whose recorded fingerprint is theirs, and adapters trained on a since-replaced base codec run on
-that retired base (`adapters.load_adapted_codec`), never on another.
+decoding picks one only for a file whose recorded fingerprint is theirs, and adapters trained on
+a since-replaced base codec run on that retired base (`adapters.load_adapted_codec`), never on
+another.
 
 Decoder-placement adapter sets are not retired: their files are base bitstreams that record no
 adapters.
